@@ -1,0 +1,93 @@
+"""Sentence-aware chunks with exact offsets into the article text.
+
+llama-index's SentenceSplitter does the splitting; we run it on each block of prose (runs of
+body lines not interrupted by header or furniture), so furniture never lands in a chunk, and
+we hold every chunk to `article.text[start:end] == chunk.text`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rag.ids import chunk_id_for
+from rag.types import Article, Chunk
+
+
+def chunk_article(article: Article, chunk_tokens: int = 160, overlap_tokens: int = 30) -> list[Chunk]:
+    from llama_index.core import Document
+
+    splitter = _splitter(chunk_tokens, overlap_tokens)
+    chunks: list[Chunk] = []
+    for block_start, block_end in prose_blocks(article):
+        block = article.text[block_start:block_end]
+        cursor = 0
+        for node in splitter.get_nodes_from_documents([Document(text=block)]):
+            piece = node.get_content()
+            start = _locate(block, piece, node.start_char_idx, cursor)
+            cursor = start + 1
+            begin, end = block_start + start, block_start + start + len(piece)
+            text = article.text[begin:end]
+            chunks.append(
+                Chunk(
+                    id="",
+                    doc_id=article.doc_id,
+                    index=len(chunks),
+                    title=article.title,
+                    date=article.date,
+                    source=article.source,
+                    text=text,
+                    start=begin,
+                    end=end,
+                )
+            )
+    return [_with_id(c) for c in chunks]
+
+
+def prose_blocks(article: Article) -> list[tuple[int, int]]:
+    """Merge body lines into blocks; a header or furniture line between two lines splits them."""
+    body = sorted(article.body)
+    excluded_between = _excluded_line_starts(article)
+    blocks: list[list[int]] = []
+    for start, end in body:
+        if blocks and not any(blocks[-1][1] < x < start for x in excluded_between):
+            blocks[-1][1] = end
+        else:
+            blocks.append([start, end])
+    return [(s, e) for s, e in blocks]
+
+
+def _excluded_line_starts(article: Article) -> list[int]:
+    body = set(article.body)
+    starts, pos = [], 0
+    for line in article.text.split("\n"):
+        span = (pos, pos + len(line.rstrip()))
+        if line.strip() and span not in body:
+            starts.append(pos)
+        pos += len(line) + 1
+    return starts
+
+
+def _locate(block: str, piece: str, hint: int | None, cursor: int) -> int:
+    if hint is not None and hint >= 0 and block[hint : hint + len(piece)] == piece:
+        return hint
+    found = block.find(piece, max(0, cursor - 1))
+    if found < 0:
+        found = block.find(piece)
+    if found < 0:
+        raise ValueError("chunker produced text that is not in the article")
+    return found
+
+
+def _with_id(chunk: Chunk) -> Chunk:
+    from dataclasses import replace
+
+    return replace(chunk, id=chunk_id_for(chunk.doc_id, chunk.header, chunk.text))
+
+
+@lru_cache(maxsize=8)
+def _splitter(chunk_tokens: int, overlap_tokens: int):
+    from llama_index.core.node_parser import SentenceSplitter
+
+    return SentenceSplitter(
+        chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, include_metadata=False
+    )

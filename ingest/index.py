@@ -1,0 +1,155 @@
+"""Ingest files into the store: idempotent, batched, with a progress bar and a closing summary.
+
+An article is unchanged when its content hash and chunking settings match what the store holds;
+then nothing is embedded. A changed article replaces its chunks. A file that cannot be read is
+skipped with its reason and the rest still goes in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.chunk import chunk_article
+from ingest.load import SUPPORTED, LoadError, load_article
+from rag.embed import Embedder, embedding_text
+from rag.settings import Settings
+from rag.store import ChromaStore
+from rag.types import Article, Chunk
+
+STATUSES = ("added", "updated", "unchanged", "skipped", "removed")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    status: str
+    reason: str = ""
+    chunks: int = 0
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    results: tuple[FileResult, ...] = ()
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def chunks_written(self) -> int:
+        return sum(r.chunks for r in self.results if r.status in ("added", "updated"))
+
+    @property
+    def changed(self) -> bool:
+        return any(r.status in ("added", "updated", "removed") for r in self.results)
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in STATUSES)
+        return f"Articles: {parts}. Chunks written: {self.chunks_written}. {self.seconds:.1f} s."
+
+
+def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileResult]]:
+    """Supported files under the given paths, sorted; missing or unsupported ones as skips."""
+    found, skipped = [], []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            if path.suffix.lower() in SUPPORTED:
+                found.append(path)
+            else:
+                skipped.append(FileResult(str(path), "skipped", f"unsupported file type {path.suffix or '(none)'}"))
+        else:
+            skipped.append(FileResult(str(path), "skipped", "no such file or directory"))
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique, skipped
+
+
+def ingest_paths(
+    store: ChromaStore,
+    embedder: Embedder,
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    prune: bool = False,
+    progress: bool = True,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> IngestReport:
+    t0 = time.perf_counter()
+    files, results = find_files(paths)
+    known = {m["doc_id"]: m for m in store.articles()}
+    chunking = f"{settings.chunk_tokens}/{settings.overlap_tokens}"
+    pending: list[tuple[Article, list[Chunk], str]] = []
+    bar = _bar(len(files), progress)
+
+    def emit(result: FileResult) -> None:
+        results.append(result)
+        if on_file:
+            on_file(result)
+
+    def flush() -> None:
+        texts = [embedding_text(c.header, c.text) for _, chunks, _ in pending for c in chunks]
+        vectors = iter(embedder.embed(texts))
+        for article, chunks, status in pending:
+            store.replace_article(article, chunks, [next(vectors) for _ in chunks], chunking)
+            emit(FileResult(article.source, status, chunks=len(chunks), title=article.title))
+        pending.clear()
+
+    for path in files:
+        bar.set_postfix_str(path.name[-40:], refresh=False)
+        try:
+            article = load_article(path)
+            old = known.get(article.doc_id)
+            if old and old.get("content_hash") == article.content_hash and old.get("chunking") == chunking:
+                emit(FileResult(str(path), "unchanged", chunks=int(old.get("n_chunks", 0)), title=article.title))
+            else:
+                chunks = chunk_article(article, settings.chunk_tokens, settings.overlap_tokens)
+                if not chunks:
+                    raise LoadError("no article text to index")
+                pending.append((article, chunks, "updated" if old else "added"))
+        except LoadError as exc:
+            emit(FileResult(str(path), "skipped", str(exc)))
+        except OSError as exc:
+            emit(FileResult(str(path), "skipped", f"cannot read file: {exc.strerror or exc}"))
+        if sum(len(c) for _, c, _ in pending) >= settings.embed_batch * 4:
+            flush()
+        bar.update(1)
+    if pending:
+        flush()
+    bar.close()
+
+    if prune:
+        seen = {str(p) for p in files}
+        roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+        gone = [
+            m
+            for m in known.values()
+            if m.get("source") not in seen
+            and any(Path(m.get("source", "")).is_relative_to(r) for r in roots)
+            and not Path(m.get("source", "")).exists()
+        ]
+        store.delete_articles(m["doc_id"] for m in gone)
+        for m in gone:
+            emit(FileResult(m["source"], "removed", title=m.get("title", "")))
+
+    report = IngestReport(
+        tuple(results), time.perf_counter() - t0, dict(Counter(r.status for r in results))
+    )
+    if report.changed:
+        store.bump_generation()
+    return report
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", desc="Ingesting", disable=not enabled, leave=False)

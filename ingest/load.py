@@ -1,0 +1,188 @@
+"""Turn a file into an `Article`: plain text, metadata, and which spans are prose.
+
+Formats: .txt, .md, .html/.htm, .pdf. A file that cannot be read raises `LoadError` with a
+reason a person can act on; the caller skips it and goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from rag.ids import doc_id_for
+from rag.types import Article
+
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+# Page furniture of news sites: kept in metadata, never in a chunk.
+FURNITURE = re.compile(
+    r"^\s*(editor in charge|responsible editor|editor:|sponsor\b|sponsored by|tel\b|telephone\b|"
+    r"website id\b|public security record|record no\b|icp\b|technical support\b|copyright\b|"
+    r"all rights reserved|\(?reporter\b[^)]*\)?\s*$|责任编辑|主办|版权所有)",
+    re.IGNORECASE,
+)
+DATE = re.compile(r"\b(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\b")
+SOURCE = re.compile(r"\bsource\s*[:：]\s*(.+?)\s*$", re.IGNORECASE)
+
+
+class LoadError(Exception):
+    """A file that cannot become an article; the message says why."""
+
+
+def load_article(path: Path) -> Article:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise LoadError(f"unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED)}")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise LoadError("file is empty")
+    if size > MAX_FILE_BYTES:
+        raise LoadError(f"file is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
+
+    if suffix == ".pdf":
+        text, meta = _read_pdf(path), {}
+    elif suffix in (".html", ".htm"):
+        text, meta = _read_html(_decode(path.read_bytes()))
+    else:
+        text, meta = _decode(path.read_bytes()), {}
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise LoadError("no text could be extracted")
+
+    meta = {**meta, **_sidecar(path)}
+    return parse_article(text, source=str(path), doc_id=doc_id_for(path), meta=meta)
+
+
+def parse_article(text: str, *, source: str, doc_id: str, meta: dict | None = None) -> Article:
+    """Split text into header, prose and furniture. Pure: no file access."""
+    meta = meta or {}
+    lines = list(_lines(text))
+    nonempty = [(s, e) for s, e in lines if text[s:e].strip()]
+    if not nonempty:
+        raise LoadError("no text could be extracted")
+
+    title_span = nonempty[0]
+    title = text[title_span[0] : title_span[1]].strip().lstrip("#").strip()
+    excluded = {title_span}
+    date, publisher = None, None
+    for span in nonempty[1:4]:
+        line = text[span[0] : span[1]]
+        d, s = DATE.search(line), SOURCE.search(line)
+        if (d or s) and len(line.split()) <= 20:
+            excluded.add(span)
+            if d and not date:
+                date = f"{d.group(1)}-{int(d.group(2)):02d}-{int(d.group(3)):02d}"
+            if s and not publisher:
+                publisher = s.group(1)
+    furniture = []
+    for span in nonempty:
+        line = text[span[0] : span[1]]
+        if span not in excluded and FURNITURE.search(line) and len(line.split()) <= 40:
+            excluded.add(span)
+            furniture.append(line.strip())
+    body = tuple(span for span in nonempty if span not in excluded)
+    if not body:
+        raise LoadError("the file has a title but no article text")
+
+    return Article(
+        doc_id=doc_id,
+        source=source,
+        title=meta.get("title") or title,
+        date=meta["date"] if "date" in meta else date,
+        publisher=meta["publisher"] if "publisher" in meta else publisher,
+        text=text,
+        body=body,
+        furniture=tuple(furniture),
+        original_file=meta.get("original_file") or Path(source).name,
+    )
+
+
+def _lines(text: str):
+    """(start, end) of each line, without its newline or trailing blanks."""
+    pos = 0
+    for line in text.split("\n"):
+        yield pos, pos + len(line.rstrip())
+        pos += len(line) + 1
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:4096]:
+        raise LoadError("binary data (NUL bytes): not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.encoding in ("utf_8",):
+        raise LoadError(
+            f"not UTF-8 text ({utf8_error.reason} at byte {utf8_error.start}) and no other "
+            "encoding fits; convert it, e.g. `iconv -f cp1252 -t utf-8`"
+        )
+    return str(best)
+
+
+def _read_html(html: str) -> tuple[str, dict]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    meta: dict = {}
+    for attr in ("article:published_time", "date", "pubdate", "publishdate"):
+        tag = soup.find("meta", attrs={"property": attr}) or soup.find("meta", attrs={"name": attr})
+        if tag and tag.get("content") and DATE.search(tag["content"]):
+            d = DATE.search(tag["content"])
+            meta["date"] = f"{d.group(1)}-{int(d.group(2)):02d}-{int(d.group(3)):02d}"
+            break
+    for tag in soup(["script", "style", "noscript", "nav", "header", "footer", "aside", "form"]):
+        tag.decompose()
+    heading = soup.find("h1")
+    title_tag = soup.find("title")
+    title = (heading or title_tag).get_text(" ", strip=True) if (heading or title_tag) else ""
+    if heading:
+        heading.decompose()
+    if title_tag:
+        title_tag.decompose()
+    blocks = [
+        re.sub(r"\s+", " ", el.get_text(" ", strip=True))
+        for el in soup.find_all(["p", "li", "h2", "h3", "h4", "blockquote", "pre", "td"])
+        if not el.find(["p", "li"])
+    ]
+    blocks = [b for b in blocks if b]
+    if not blocks:
+        blocks = [ln.strip() for ln in soup.get_text("\n").splitlines() if ln.strip()]
+    return "\n\n".join([title, *blocks] if title else blocks), meta
+
+
+def _read_pdf(path: Path) -> str:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise LoadError("reading PDF needs the pypdf package") from exc
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise LoadError("PDF is encrypted")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise LoadError(f"corrupt or unreadable PDF: {exc}") from exc
+    return "\n\n".join(p for p in pages if p)
+
+
+def _sidecar(path: Path) -> dict:
+    """Metadata a person wrote down beside the file (`name.meta.json`) beats what we guess."""
+    side = path.with_name(path.stem + ".meta.json")
+    if not side.exists():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"metadata file {side.name} is not valid JSON: {exc}") from exc
+    return {k: data[k] for k in ("title", "date", "publisher", "original_file") if k in data}

@@ -1,0 +1,185 @@
+"""The engine: one object, built from one Settings, that the CLI, the chat page and the eval all call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from rag.embed import Embedder
+from rag.generate import Generator, GeneratorError, make_generator
+from rag.prompt import condense_messages
+from rag.retrieve import Bm25Index, fuse
+from rag.settings import Settings
+from rag.store import ChromaStore
+from rag.types import Answer, Hit
+from rag.verify import REFUSAL, is_refusal, verify
+
+History = Sequence[tuple[str, str]] | Sequence[dict]
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+        self.embedder = Embedder(self.settings.embed_batch)
+        self._store: ChromaStore | None = None
+        self._bm25: Bm25Index | None = None
+        self._generators: dict[str, Generator] = {}
+        self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time
+
+    @property
+    def store(self) -> ChromaStore:
+        if self._store is None:
+            self._store = ChromaStore(self.settings, self.embedder.name, self.embedder.dim)
+        return self._store
+
+    # -- ingest ---------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[Path] | None = None, *, prune=False, rebuild=False, progress=True, on_file=None):
+        from ingest.index import ingest_paths
+
+        if rebuild:
+            self.store.drop()
+        return ingest_paths(
+            self.store,
+            self.embedder,
+            self.settings,
+            list(paths or [self.settings.data_dir]),
+            prune=prune,
+            progress=progress,
+            on_file=on_file,
+        )
+
+    def delete_article(self, doc_id: str) -> None:
+        self.store.delete_articles([doc_id])
+        self.store.bump_generation()
+
+    # -- retrieve -------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        k = k or self.settings.k
+        dense = self.store.query(self.embedder.embed_query(question), k * 4)
+        sparse = self._bm25_index().search(question, k * 4)
+        return fuse(dense, sparse, k, self.settings.rrf_k)
+
+    def retrieve_dense(self, question: str, k: int) -> list[Hit]:
+        return fuse(self.store.query(self.embedder.embed_query(question), k), [], k, self.settings.rrf_k)
+
+    def retrieve_bm25(self, question: str, k: int) -> list[Hit]:
+        return fuse([], self._bm25_index().search(question, k), k, self.settings.rrf_k)
+
+    def _bm25_index(self) -> Bm25Index:
+        generation = self.store.generation()
+        if self._bm25 is None or self._bm25.generation != generation:
+            self._bm25 = Bm25Index(self.store.chunks(), generation)
+        return self._bm25
+
+    # -- answer ---------------------------------------------------------------------------
+    def answer(self, question: str, history: History | None = None, **overrides) -> Answer:
+        for item in self.stream(question, history, **overrides):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("stream ended without an Answer")  # pragma: no cover
+
+    def stream(self, question: str, history: History | None = None, **overrides) -> Iterator[str | Answer]:
+        """Yields text pieces as they are generated, then the verified `Answer`.
+
+        Bad input raises here, before anything is yielded."""
+        settings = self.settings.replace(**overrides)
+        question = check_question(question, settings.max_question_chars)
+        return self._stream(question, _pairs(history), settings)
+
+    def _stream(self, question: str, pairs: list[tuple[str, str]], settings: Settings) -> Iterator[str | Answer]:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        searched = self.condense(question, pairs, settings) if pairs else question
+        timings["condense_s"] = time.perf_counter() - t0
+        hits = self.retrieve(searched, settings.k)
+        timings["retrieve_s"] = time.perf_counter() - t0 - timings["condense_s"]
+
+        best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+        if best < settings.min_dense_score:
+            yield REFUSAL
+            timings["total_s"] = time.perf_counter() - t0
+            yield Answer(question, REFUSAL, (), True, tuple(hits), timings, searched)
+            return
+
+        t1 = time.perf_counter()
+        pieces: list[str] = []
+        with self._lock:
+            for piece in self.generator(settings).stream(searched, hits, settings):
+                timings.setdefault("first_token_s", time.perf_counter() - t0)
+                pieces.append(piece)
+                yield piece
+        timings["generate_s"] = time.perf_counter() - t1
+        checked = verify("".join(pieces), hits)
+        timings["total_s"] = time.perf_counter() - t0
+        yield Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched)
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]], settings: Settings) -> str:
+        """A follow-up ("And how many projects?") rewritten to stand alone, for retrieval."""
+        fallback = f"{history[-1][0]} {question}"
+        if settings.backend == "extractive":
+            return fallback
+        try:
+            with self._lock:
+                text = "".join(
+                    self.generator(settings).chat(
+                        condense_messages(question, history),
+                        settings.replace(temperature=0.0, max_tokens=64),
+                    )
+                )
+        except GeneratorError:
+            raise
+        rewritten = text.strip().splitlines()[0].strip().strip('"') if text.strip() else ""
+        if not rewritten or len(rewritten) > 300 or is_refusal(rewritten):
+            return fallback
+        return rewritten
+
+    def generator(self, settings: Settings) -> Generator:
+        if settings.backend not in self._generators:
+            self._generators[settings.backend] = make_generator(settings)
+        return self._generators[settings.backend]
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self) -> dict:
+        articles = self.store.articles()
+        return {
+            "articles": len(articles),
+            "chunks": self.store.count(),
+            "embedding_model": self.embedder.name,
+            "store": self.store.location,
+            "collection": self.settings.collection,
+            "backend": self.settings.backend,
+        }
+
+
+def check_question(question: str, limit: int) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("The question is empty: ask something about the articles.")
+    question = question.strip()
+    if len(question) > limit:
+        raise ValueError(f"The question is {len(question)} characters long; the limit is {limit}.")
+    return question
+
+
+def _pairs(history: History | None) -> list[tuple[str, str]]:
+    """(question, answer) pairs from either tuples or chat messages ({'role', 'content'})."""
+    if not history:
+        return []
+    if isinstance(history[0], dict):
+        pairs, pending = [], None
+        for msg in history:
+            if msg.get("role") == "user":
+                pending = str(msg.get("content", ""))
+            elif msg.get("role") == "assistant" and pending is not None:
+                pairs.append((pending, str(msg.get("content", ""))))
+                pending = None
+        return pairs
+    return [(str(q), str(a)) for q, a in history]
+
+
+@lru_cache(maxsize=4)
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The one cached engine per settings: models load once per process."""
+    return Engine(settings or Settings.from_env())

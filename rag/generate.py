@@ -1,0 +1,160 @@
+"""Generation backends behind one small interface.
+
+- `llamacpp`: the bundled GGUF through llama-cpp-python (chat template read from the file).
+- `openai`: any OpenAI-compatible server (Ollama, vLLM, llama.cpp server) by base URL.
+- `extractive`: no LLM; answers with the passage sentence(s) that best match the question.
+
+Each yields text pieces as they are produced; the engine verifies the whole afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from rag.prompt import answer_messages
+from rag.settings import Settings
+from rag.text import content_words, names, normalise, split_sentences
+from rag.types import Hit
+from rag.verify import REFUSAL
+
+
+class GeneratorError(RuntimeError):
+    """The backend cannot generate; the message names the fix."""
+
+
+class Generator(Protocol):
+    name: str
+
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]: ...
+
+    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]: ...
+
+
+def make_generator(settings: Settings) -> Generator:
+    if settings.backend == "llamacpp":
+        return LlamaCppGenerator(settings)
+    if settings.backend == "openai":
+        return OpenAIGenerator(settings)
+    return ExtractiveGenerator()
+
+
+class _ChatGenerator:
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]:
+        return self.chat(answer_messages(question, hits), settings)
+
+
+class LlamaCppGenerator(_ChatGenerator):
+    name = "llamacpp"
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._llm = None
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from rag.model_files import ensure_model
+
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise GeneratorError(
+                    "llama-cpp-python is not installed: run `make run`, or "
+                    "`pip install llama-cpp-python==0.3.36`, or use --backend extractive."
+                ) from exc
+            path = ensure_model(self._settings.model_dir)
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=self._settings.n_ctx,
+                n_threads=self._settings.n_threads,
+                n_batch=512,
+                verbose=False,
+            )
+        return self._llm
+
+    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
+        stream = self.llm.create_chat_completion(
+            messages=messages,
+            stream=True,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            seed=0,
+        )
+        for part in stream:
+            piece = part["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece
+
+
+class OpenAIGenerator(_ChatGenerator):
+    name = "openai"
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+
+    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
+        import httpx
+
+        url = settings.openai_base_url.rstrip("/") + "/chat/completions"
+        headers = {"Authorization": f"Bearer {settings.openai_api_key}"} if settings.openai_api_key else {}
+        body = {
+            "model": settings.openai_model,
+            "messages": messages,
+            "stream": True,
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,
+        }
+        try:
+            with httpx.stream(
+                "POST", url, json=body, headers=headers, timeout=settings.request_timeout_s
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise GeneratorError(
+                        f"The server at {settings.openai_base_url} answered {response.status_code}: "
+                        f"{response.text[:300]}. Check RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY."
+                    )
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    choices = json.loads(data).get("choices") or [{}]
+                    piece = (choices[0].get("delta") or {}).get("content")
+                    if piece:
+                        yield piece
+        except httpx.TransportError as exc:
+            raise GeneratorError(
+                f"Cannot reach the OpenAI-compatible server at {settings.openai_base_url} ({exc}). "
+                "Start it (e.g. `ollama serve`) or set RAG_OPENAI_BASE_URL, or use --backend llamacpp."
+            ) from exc
+
+
+class ExtractiveGenerator:
+    """Quotes the best-matching sentence; a second one when it comes close. No model at all."""
+
+    name = "extractive"
+
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]:
+        scored = []
+        q_words, q_names = content_words(question), names(question)
+        for i, hit in enumerate(hits, 1):
+            text = hit.chunk.text
+            for s, e in split_sentences(text):
+                sentence = text[s:e]
+                flat = normalise(sentence)
+                score = len(q_words & content_words(sentence)) + 0.5 * sum(n in flat for n in q_names)
+                scored.append((score, -i, sentence, i))
+        scored.sort(reverse=True)
+        if not scored or scored[0][0] < 2:
+            yield REFUSAL
+            return
+        best = scored[0]
+        picked = [best] + [s for s in scored[1:2] if s[0] >= 0.8 * best[0] and s[2] != best[2]]
+        yield " ".join(f"{sentence.rstrip('.')} [{i}]." for _, _, sentence, i in picked)
+
+    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
+        raise GeneratorError("the extractive backend has no language model to chat with")

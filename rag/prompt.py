@@ -1,0 +1,59 @@
+"""The chat messages sent to an LLM backend.
+
+The instructions and two worked examples come first and never change, so llama.cpp reuses
+their cached prefix; the retrieved passages and the question come last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.types import Hit
+from rag.verify import REFUSAL
+
+SYSTEM = f"""You answer questions about news articles using only the numbered passages given with the question.
+Rules:
+1. Answer in one to three short sentences.
+2. End every sentence with the number of the passage it comes from, in brackets, like [1] or [2].
+3. Copy numbers, amounts, dates, names and titles exactly as the passage writes them.
+4. If the passages do not state the answer, reply with exactly this sentence and nothing else: {REFUSAL}
+5. Never use knowledge from outside the passages. Never guess."""
+
+_EXAMPLE_PASSAGES = """[1] Harbour city signs water agreement (2021-06-02)
+On June 1, Mayor Lena Ortiz signed an agreement with the Delta Water Board. The city will invest 120 million dollars in new pipes by 2025, and 35 projects are planned.
+
+[2] Delta Water Board annual report (2021-09-15)
+The board's chairman, Omar Reyes, said water quality improved in all districts."""
+
+EXAMPLES = (
+    {"role": "user", "content": f"{_EXAMPLE_PASSAGES}\n\nQuestion: How much will the city invest in pipes?"},
+    {"role": "assistant", "content": "The city will invest 120 million dollars in new pipes by 2025 [1]."},
+    {"role": "user", "content": f"{_EXAMPLE_PASSAGES}\n\nQuestion: How much does the Delta Water Board spend each year?"},
+    {"role": "assistant", "content": REFUSAL},
+)
+
+CONDENSE_SYSTEM = """Rewrite the user's last question so that it can be understood without the conversation.
+Keep names, places and numbers from the conversation that the question refers to.
+Reply with the rewritten question only."""
+
+
+def passages_block(hits: Sequence[Hit]) -> str:
+    return "\n\n".join(f"[{i}] {h.chunk.header}\n{h.chunk.text.strip()}" for i, h in enumerate(hits, 1))
+
+
+def answer_messages(question: str, hits: Sequence[Hit]) -> list[dict]:
+    return [
+        {"role": "system", "content": SYSTEM},
+        *EXAMPLES,
+        {"role": "user", "content": f"{passages_block(hits)}\n\nQuestion: {question}"},
+    ]
+
+
+def condense_messages(question: str, history: Sequence[tuple[str, str]]) -> list[dict]:
+    turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history[-3:])
+    return [
+        {"role": "system", "content": CONDENSE_SYSTEM},
+        {"role": "user", "content": "Conversation:\nUser: Who met the mayor in Lyon?\nAssistant: The trade minister met her [1].\n\nLast question: And when?"},
+        {"role": "assistant", "content": "When did the trade minister meet the mayor in Lyon?"},
+        {"role": "user", "content": f"Conversation:\n{turns}\n\nLast question: {question}"},
+    ]

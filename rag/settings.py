@@ -1,0 +1,107 @@
+"""One typed settings object. Every field can be set from the environment as RAG_<FIELD>."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+# Off in code, not in docs: nothing here may reach a hub or a telemetry host.
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+BACKENDS = ("llamacpp", "openai", "extractive")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where things live
+    data_dir: Path = Path("data")
+    store_dir: Path = Path(".rag/chroma")
+    model_dir: Path = Path.home() / ".cache" / "rag-news" / "models"
+    collection: str = "articles"
+    chroma_host: str | None = None
+    """Set to use a Chroma server (`chroma run --path DIR --host H --port P`) instead of the embedded store."""
+    chroma_port: int = 8000
+
+    # ingest
+    chunk_tokens: int = 160
+    overlap_tokens: int = 30
+    embed_batch: int = 32
+
+    # retrieval
+    k: int = 5
+    rrf_k: int = 60
+    min_dense_score: float = 0.25
+    """Below this cosine similarity of the best passage, retrieval is too weak to answer from."""
+
+    # generation
+    backend: str = "llamacpp"
+    temperature: float = 0.1
+    max_tokens: int = 256
+    n_ctx: int = 4096
+    n_threads: int = max(1, os.cpu_count() or 1)
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "qwen2.5:1.5b-instruct"
+    openai_api_key: str = ""
+    request_timeout_s: float = 120.0
+
+    # input limits
+    max_question_chars: int = 2000
+
+    # chat page
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 7860
+    ui_auth: str = ""
+    """user:password, required when the page binds to anything but loopback."""
+
+    @classmethod
+    def from_env(cls, env: typing.Mapping[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if env is None else env
+        values = {}
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            raw = env.get(f"RAG_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _parse(raw, hints[f.name], f.name)
+        if "openai_api_key" not in values and env.get("OPENAI_API_KEY"):
+            values["openai_api_key"] = env["OPENAI_API_KEY"]
+        return cls(**values).replace(**overrides)
+
+    def replace(self, **overrides) -> Settings:
+        unknown = set(overrides) - {f.name for f in fields(self)}
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        new = dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        if self.k < 1:
+            raise ValueError("k must be at least 1")
+        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+            raise ValueError("overlap_tokens must be >= 0 and smaller than chunk_tokens")
+
+
+def _parse(raw: str, hint, name: str):
+    kinds = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
+    kind = kinds[0]
+    if raw == "" and type(None) in typing.get_args(hint):
+        return None
+    try:
+        if kind is bool:
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"RAG_{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc

@@ -1,0 +1,235 @@
+"""Chroma adapter: embedded PersistentClient by default, HttpClient when a host is set.
+
+We always pass our own vectors: chromadb's default embedding function would download a model.
+The collection's metadata records the embedding model and dimension (a mismatch is an error
+that says how to re-index) and a `generation` that changes on every write, so caches built
+from the collection (BM25) know when they are stale.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+
+from rag.settings import Settings
+from rag.types import Article, Chunk
+
+PAGE = 1000
+
+
+class StoreError(RuntimeError):
+    """The vector store cannot be used; the message names the fix."""
+
+
+class ChromaStore:
+    def __init__(self, settings: Settings, embed_model: str, embed_dim: int):
+        self.settings = settings
+        self.embed_model = embed_model
+        self.embed_dim = embed_dim
+        self.client = _client(settings)
+        self._collection = None
+
+    @property
+    def location(self) -> str:
+        s = self.settings
+        return f"http://{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.store_dir)
+
+    # -- the collection -------------------------------------------------------------------
+    def collection(self):
+        if self._collection is None:
+            with _translate_errors(self):
+                col = self.client.get_or_create_collection(
+                    self.settings.collection,
+                    metadata={
+                        "embed_model": self.embed_model,
+                        "embed_dim": self.embed_dim,
+                        "generation": uuid.uuid4().hex,
+                    },
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+            meta = col.metadata or {}
+            if meta.get("embed_model") != self.embed_model or meta.get("embed_dim") != self.embed_dim:
+                raise StoreError(
+                    f"The index at {self.location} was built with {meta.get('embed_model')} "
+                    f"({meta.get('embed_dim')} dims) but the settings use {self.embed_model} "
+                    f"({self.embed_dim} dims). Re-index with `rag ingest --rebuild`."
+                )
+            self._collection = col
+        return self._collection
+
+    def generation(self) -> str:
+        """Changes whenever the collection's content changes (read fresh: another process may write)."""
+        with _translate_errors(self):
+            meta = self.client.get_collection(self.settings.collection).metadata or {}
+        return str(meta.get("generation", ""))
+
+    def bump_generation(self) -> None:
+        col = self.collection()
+        with _translate_errors(self):
+            meta = dict(self.client.get_collection(self.settings.collection).metadata or {})
+            meta["generation"] = uuid.uuid4().hex
+            col.modify(metadata=meta)
+
+    def drop(self) -> None:
+        with _translate_errors(self):
+            names = [getattr(c, "name", c) for c in self.client.list_collections()]
+            if self.settings.collection in names:
+                self.client.delete_collection(self.settings.collection)
+        self._collection = None
+
+    # -- reads ----------------------------------------------------------------------------
+    def count(self) -> int:
+        with _translate_errors(self):
+            return self.collection().count()
+
+    def articles(self) -> list[dict]:
+        """One metadata record per article (held on its first chunk)."""
+        with _translate_errors(self):
+            got = self.collection().get(where={"chunk_index": 0}, include=["metadatas"])
+        return sorted(got["metadatas"], key=lambda m: (m.get("title", ""), m.get("source", "")))
+
+    def chunks(self, where: dict | None = None) -> Iterator[Chunk]:
+        """Every chunk, paged, so a large collection never arrives in one response."""
+        col = self.collection()
+        offset = 0
+        while True:
+            with _translate_errors(self):
+                got = col.get(
+                    where=where, limit=PAGE, offset=offset, include=["documents", "metadatas"]
+                )
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield chunk_from_record(cid, text, meta)
+            if len(got["ids"]) < PAGE:
+                return
+            offset += PAGE
+
+    def query(self, vector: Sequence[float], k: int) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by cosine similarity (1 - distance)."""
+        col = self.collection()
+        with _translate_errors(self):
+            n = col.count()
+            if n == 0:
+                return []
+            got = col.query(
+                query_embeddings=[list(vector)],
+                n_results=min(k, n),
+                include=["documents", "metadatas", "distances"],
+            )
+        return [
+            (chunk_from_record(cid, text, meta), 1.0 - dist)
+            for cid, text, meta, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
+
+    # -- writes ---------------------------------------------------------------------------
+    def replace_article(
+        self,
+        article: Article,
+        chunks: Sequence[Chunk],
+        vectors: Sequence[Sequence[float]],
+        chunking: str = "",
+    ) -> None:
+        """Swap an article's chunks for new ones. Adds first, then deletes the leftovers, so a
+        failure half-way leaves the old version searchable rather than nothing."""
+        col = self.collection()
+        metas = [article_metadata(article, c, len(chunks), chunking) for c in chunks]
+        with _translate_errors(self):
+            for i in range(0, len(chunks), PAGE):
+                col.upsert(
+                    ids=[c.id for c in chunks[i : i + PAGE]],
+                    documents=[c.text for c in chunks[i : i + PAGE]],
+                    embeddings=[list(v) for v in vectors[i : i + PAGE]],
+                    metadatas=metas[i : i + PAGE],
+                )
+            keep = {c.id for c in chunks}
+            old = col.get(where={"doc_id": article.doc_id}, include=[])["ids"]
+            stale = [cid for cid in old if cid not in keep]
+            if stale:
+                col.delete(ids=stale)
+
+    def delete_articles(self, doc_ids: Iterable[str]) -> None:
+        col = self.collection()
+        with _translate_errors(self):
+            for doc_id in doc_ids:
+                col.delete(where={"doc_id": doc_id})
+
+
+def article_metadata(article: Article, chunk: Chunk, n_chunks: int, chunking: str = "") -> dict:
+    meta = {
+        "doc_id": article.doc_id,
+        "chunk_index": chunk.index,
+        "title": article.title,
+        "date": article.date or "",
+        "source": article.source,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+    if chunk.index == 0:  # article-level facts, stored once
+        meta.update(
+            content_hash=article.content_hash,
+            n_chunks=n_chunks,
+            chunking=chunking,
+            publisher=article.publisher or "",
+            original_file=article.original_file,
+            furniture="\n".join(article.furniture),
+        )
+    return meta
+
+
+def chunk_from_record(cid: str, text: str, meta: dict) -> Chunk:
+    return Chunk(
+        id=cid,
+        doc_id=meta["doc_id"],
+        index=int(meta["chunk_index"]),
+        title=meta.get("title", ""),
+        date=meta.get("date") or None,
+        source=meta.get("source", ""),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+    )
+
+
+def _client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        try:
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        except Exception as exc:  # chromadb raises ValueError/ConnectionError variants
+            raise StoreError(_unreachable(settings, exc)) from exc
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.store_dir), settings=chroma_settings)
+
+
+def _unreachable(settings: Settings, exc: Exception) -> str:
+    return (
+        f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({exc}). "
+        f"Start it with `chroma run --path DIR --host {settings.chroma_host} --port "
+        f"{settings.chroma_port}`, or unset RAG_CHROMA_HOST to use the embedded store."
+    )
+
+
+class _translate_errors:
+    """Turn a dropped server connection into a StoreError that names the fix."""
+
+    def __init__(self, store: ChromaStore):
+        self.store = store
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, StoreError):
+            return False
+        import httpx
+
+        if isinstance(exc, (httpx.TransportError, ConnectionError)) or "Could not connect" in str(exc):
+            raise StoreError(_unreachable(self.store.settings, exc)) from exc
+        return False

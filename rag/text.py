@@ -1,0 +1,106 @@
+"""Small text functions shared by verification, extraction and evaluation. All pure."""
+
+from __future__ import annotations
+
+import re
+
+_ABBREV = r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bNo)(?<!\bSt)(?<!\bvs)(?<!\b[A-Z])"
+_SENTENCE_END = re.compile(_ABBREV + r"[.!?。！？][\"”’)\]]*(?=\s+|$)")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just
+    me more most my no nor not now of off on once only or other our out over own same she should
+    so some such than that the their them then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your
+    said says say give given gave much many since year years total did does has have""".split()
+)
+MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+         ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
+         ("october", "oct"), ("november", "nov"), ("december", "dec")],
+        1,
+    )
+    for m in names
+}
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "万": 1e4, "亿": 1e8}
+_NUMBER = re.compile(
+    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s*(thousand|million|billion|trillion|万|亿))?",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
+_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text; a blank line always ends a sentence."""
+    spans = []
+    for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
+        pos = para.start()
+        for m in _SENTENCE_END.finditer(para.group()):
+            end = para.start() + m.end()
+            if text[pos:end].strip():
+                spans.append(_strip(text, pos, end))
+            pos = end
+        if text[pos : para.end()].strip():
+            spans.append(_strip(text, pos, para.end()))
+    return spans
+
+
+def number_values(text: str) -> set[float]:
+    """Numbers as values, so "848 million", "848,000,000" and "848 million yuan" agree.
+
+    Month names count as their number, so "April 1, 2022" can be checked against "2022-04-01".
+    """
+    values = set()
+    for m in _NUMBER.finditer(text):
+        value = float(m.group(1).replace(",", "") + (m.group(2) or ""))
+        scale = m.group(3)
+        values.add(value * _SCALE[scale.lower()] if scale else value)
+    for word in _WORD.findall(text.lower()):
+        if word in MONTHS and word != "may":
+            values.add(float(MONTHS[word]))
+    return values
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that are not ordinary sentence openers: the names a claim rests on."""
+    out = set()
+    for word in _CAPITALISED.findall(text):
+        w = re.sub(r"['’]s$", "", word).lower()
+        if w not in STOPWORDS and w not in MONTHS and w not in _OPENERS and len(w) > 1:
+            out.add(w)
+    return out
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and not w.isdigit()}
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("’", "'")).strip().lower()
+
+
+def _stem(word: str) -> str:
+    word = re.sub(r"['’]s$", "", word)
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+_OPENERS = frozenset(
+    "according however yes in on at the this that these those it its they he she we there "
+    "answer passage passages article articles based both".split()
+)

@@ -1,0 +1,112 @@
+"""The records that cross module boundaries: frozen, typed, and JSON-friendly."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One source file after loading: its plain text plus what we know about it.
+
+    `text` is the whole extracted text; `body` lists the (start, end) spans of `text`
+    that are article prose, i.e. not the title/date header and not page furniture.
+    Every offset in the system (chunks, quotes) is an offset into `text`.
+    """
+
+    doc_id: str
+    source: str
+    title: str
+    date: str | None
+    publisher: str | None
+    text: str
+    body: tuple[tuple[int, int], ...]
+    furniture: tuple[str, ...] = ()
+    original_file: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        from rag.ids import content_hash
+
+        return content_hash(self.title, self.date or "", self.text)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article: `text == article.text[start:end]`, always."""
+
+    id: str
+    doc_id: str
+    index: int
+    title: str
+    date: str | None
+    source: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def header(self) -> str:
+        """The contextual header embedded in front of the text."""
+        return f"{self.title} ({self.date})" if self.date else self.title
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the ranks that produced it."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What `[n]` in an answer points at: the supporting sentence and where it sits."""
+
+    n: int
+    doc_id: str
+    title: str
+    date: str | None
+    source: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    refused: bool = False
+    hits: tuple[Hit, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    searched: str = ""
+    """The standalone question that was actually retrieved with (differs after a follow-up)."""
+
+    def to_json(self) -> dict:
+        """The stable `rag ask --json` shape; scripts depend on it."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [
+                {k: v for k, v in asdict(c).items() if k != "chunk_id"} for c in self.citations
+            ],
+            "hits": [
+                {
+                    "doc_id": h.chunk.doc_id,
+                    "title": h.chunk.title,
+                    "score": round(h.score, 6),
+                    "text": h.chunk.text,
+                }
+                for h in self.hits
+            ],
+            "timings": {
+                k: round(self.timings.get(k, 0.0), 4) for k in ("retrieve_s", "generate_s", "total_s")
+            },
+        }

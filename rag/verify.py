@@ -1,0 +1,149 @@
+"""Check a generated answer against the passages it was given. Pure functions, no model.
+
+A small model cites wrongly, forgets to cite, and invents. So, claim by claim (sentence by
+sentence): markers that point at no passage are removed; a claim's numbers and names must all
+appear in a passage that it cites (else we look for one that does, among the passages given);
+a claim that nothing supports is dropped; if nothing is left the answer is a refusal. Each kept
+citation carries the sentence of the passage that best supports its claim, with its offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.text import content_words, names, normalise, number_values, split_sentences
+from rag.types import Citation, Hit
+
+REFUSAL = "The articles don't say."
+_REFUSAL = re.compile(
+    r"\b(articles?|passages?|sources?|texts?)\s+(do not|don't|does not|doesn't|did not|didn't)\s+"
+    r"(say|mention|state|specify|contain|provide|give|include)"
+    r"|\bnot (mentioned|stated|specified|given|provided)\b"
+    r"|\bno (information|mention|details?)\b"
+    r"|\b(cannot|can't|unable to) (answer|find|determine)",
+    re.IGNORECASE,
+)
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_MARKER_ALIASES = re.compile(r"\[(?:passage|source|doc(?:ument)?)\s*(\d+)\]", re.IGNORECASE)
+_TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
+
+
+@dataclass(frozen=True)
+class Verified:
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    dropped: tuple[str, ...] = ()
+    """Claims removed because no passage supported them."""
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text))
+
+
+def verify(answer: str, hits: Sequence[Hit]) -> Verified:
+    text = _tidy(answer)
+    sentences = [text[s:e] for s, e in split_sentences(text)]
+    if not sentences or is_refusal(sentences[0]):
+        return Verified(REFUSAL, (), True)
+
+    kept: list[tuple[str, list[tuple[int, int, int]]]] = []  # claim, [(hit, sent_start, sent_end)]
+    dropped: list[str] = []
+    for sentence in sentences:
+        cited = [int(n) for group in _MARKER.findall(sentence) for n in re.split(r"[,;]", group)]
+        claim = _MARKER.sub("", sentence).strip()
+        claim = re.sub(r"\s+([.!?,;:])", r"\1", claim)
+        if is_refusal(claim) or not (content_words(claim) or number_values(claim)):
+            continue
+        valid = [n - 1 for n in dict.fromkeys(cited) if 1 <= n <= len(hits)]
+        supporting = [i for i in valid if support(claim, _passage(hits[i])) is not None]
+        if not supporting:
+            best = max(
+                ((support(claim, _passage(h)), i) for i, h in enumerate(hits)),
+                key=lambda pair: (pair[0] is not None, pair[0] or 0.0, -pair[1]),
+                default=(None, -1),
+            )
+            supporting = [best[1]] if best[0] is not None else []
+        if not supporting:
+            dropped.append(claim)
+            continue
+        kept.append((claim, [(i, *best_sentence(claim, hits[i].chunk.text)) for i in supporting]))
+
+    if not kept:
+        return Verified(REFUSAL, (), True, tuple(dropped))
+
+    numbers: dict[tuple[int, int, int], int] = {}
+    citations: list[Citation] = []
+    parts = []
+    for claim, refs in kept:
+        marks = []
+        for ref in refs:
+            if ref not in numbers:
+                numbers[ref] = len(numbers) + 1
+                citations.append(_citation(numbers[ref], hits[ref[0]], ref[1], ref[2]))
+            marks.append(f"[{numbers[ref]}]")
+        body, end = (claim[:-1], claim[-1]) if claim[-1] in ".!?" else (claim, ".")
+        parts.append(f"{body.rstrip()} {''.join(dict.fromkeys(marks))}{end}")
+    return Verified(" ".join(parts), tuple(citations), False, tuple(dropped))
+
+
+def support(claim: str, passage: str) -> float | None:
+    """Share of the claim's content words found in the passage, or None when the passage lacks
+    one of the claim's numbers or names (then it cannot be the claim's source)."""
+    wanted_numbers = number_values(claim)
+    if not wanted_numbers <= number_values(passage):
+        return None
+    flat = normalise(passage)
+    if any(name not in flat for name in names(claim)):
+        return None
+    words = content_words(claim)
+    if not words:
+        return 1.0 if wanted_numbers else None
+    overlap = len(words & content_words(passage)) / len(words)
+    anchored = bool(wanted_numbers or names(claim))
+    return overlap if overlap >= (0.3 if anchored else 0.6) else None
+
+
+def best_sentence(claim: str, passage: str) -> tuple[int, int]:
+    """The span of the passage sentence that best supports the claim."""
+    spans = split_sentences(passage) or [(0, len(passage))]
+    numbers, claim_names, words = number_values(claim), names(claim), content_words(claim)
+
+    def score(span: tuple[int, int]) -> tuple[float, int]:
+        s = passage[span[0] : span[1]]
+        flat = normalise(s)
+        return (
+            2 * len(numbers & number_values(s))
+            + sum(n in flat for n in claim_names)
+            + len(words & content_words(s)) / max(1, len(words)),
+            -span[0],
+        )
+
+    return max(spans, key=score)
+
+
+def _citation(n: int, hit: Hit, start: int, end: int) -> Citation:
+    c = hit.chunk
+    return Citation(
+        n=n,
+        doc_id=c.doc_id,
+        title=c.title,
+        date=c.date,
+        source=c.source,
+        chunk_id=c.id,
+        quote=c.text[start:end],
+        start=c.start + start,
+        end=c.start + end,
+    )
+
+
+def _passage(hit: Hit) -> str:
+    return f"{hit.chunk.header}\n{hit.chunk.text}"
+
+
+def _tidy(answer: str) -> str:
+    """Put markers written after the full stop ("yuan. [1]") back inside their sentence."""
+    text = _MARKER_ALIASES.sub(r"[\1]", answer.strip())
+    return _TRAILING_MARKERS.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
