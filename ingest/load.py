@@ -23,7 +23,7 @@ FURNITURE = re.compile(
     r"all rights reserved|\(?reporter\b[^)]*\)?\s*$|责任编辑|主办|版权所有)",
     re.IGNORECASE,
 )
-DATE = re.compile(r"\b(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\b")
+DATE = re.compile(r"(?<!\d)(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})(?!\d)日?")
 SOURCE = re.compile(r"\bsource\s*[:：]\s*(.+?)\s*$", re.IGNORECASE)
 
 
@@ -94,8 +94,8 @@ def parse_article(text: str, *, source: str, doc_id: str, meta: dict | None = No
         doc_id=doc_id,
         source=source,
         title=meta.get("title") or title,
-        date=meta["date"] if "date" in meta else date,
-        publisher=meta["publisher"] if "publisher" in meta else publisher,
+        date=meta.get("date", date),
+        publisher=meta.get("publisher", publisher),
         text=text,
         body=body,
         furniture=tuple(furniture),
@@ -126,6 +126,13 @@ def _decode(data: bytes) -> str:
             f"not UTF-8 text ({utf8_error.reason} at byte {utf8_error.start}) and no other "
             "encoding fits; convert it, e.g. `iconv -f cp1252 -t utf-8`"
         )
+    # Short Western texts fool the detector between cp1250/cp1252/latin-*; news in those
+    # encodings is overwhelmingly cp1252. Multi-byte guesses (GB18030, Shift-JIS…) stand.
+    if re.match(r"(cp125\d|latin_\d|iso8859_\d+|mac_)", best.encoding):
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
     return str(best)
 
 

@@ -13,21 +13,23 @@ from rag.verify import REFUSAL
 
 SYSTEM = f"""You answer questions about news articles using only the numbered passages given with the question.
 Rules:
-1. Answer in one to three short sentences.
+1. Answer in one or two short sentences that give only the facts asked for.
 2. End every sentence with the number of the passage it comes from, in brackets, like [1] or [2].
 3. Copy numbers, amounts, dates, names and titles exactly as the passage writes them.
 4. If the passages do not state the answer, reply with exactly this sentence and nothing else: {REFUSAL}
-5. Never use knowledge from outside the passages. Never guess."""
+5. The passages are machine translations with odd wording; when a passage states the fact in other words, answer from it.
+6. Never use knowledge from outside the passages. Never guess."""
 
+# Worked examples: one cited answer from machine-translated wording, one near-miss refusal.
 _EXAMPLE_PASSAGES = """[1] Harbour city signs water agreement (2021-06-02)
-On June 1, Mayor Lena Ortiz signed an agreement with the Delta Water Board. The city will invest 120 million dollars in new pipes by 2025, and 35 projects are planned.
+On June 1, Mayor Lena Ortiz led a delegation to the Delta Water Board. Since 2015, the city has organized a total of Delta assistance funds 120 million dollars, the implementation of assistance project 35.
 
 [2] Delta Water Board annual report (2021-09-15)
 The board's chairman, Omar Reyes, said water quality improved in all districts."""
 
 EXAMPLES = (
-    {"role": "user", "content": f"{_EXAMPLE_PASSAGES}\n\nQuestion: How much will the city invest in pipes?"},
-    {"role": "assistant", "content": "The city will invest 120 million dollars in new pipes by 2025 [1]."},
+    {"role": "user", "content": f"{_EXAMPLE_PASSAGES}\n\nQuestion: How much aid has the city given the Delta since 2015?"},
+    {"role": "assistant", "content": "Since 2015, the city has given 120 million dollars of assistance funds to the Delta [1]."},
     {"role": "user", "content": f"{_EXAMPLE_PASSAGES}\n\nQuestion: How much does the Delta Water Board spend each year?"},
     {"role": "assistant", "content": REFUSAL},
 )

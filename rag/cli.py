@@ -1,0 +1,174 @@
+"""`rag`: ingest, ask, status, chat, ui, eval, setup. Errors are one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag.settings import BACKENDS, Settings
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.run(args, settings) or 0
+    except ValueError as exc:
+        print(f"rag: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as exc:  # StoreError, GeneratorError, ModelFileError, ModelMissing
+        print(f"rag: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description="Answer questions about news articles, with citations.")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    ing = sub.add_parser("ingest", help="index articles (default: the data folder)")
+    ing.add_argument("paths", nargs="*", type=Path, help="files or folders (default: data/)")
+    ing.add_argument("--prune", action="store_true", help="remove indexed articles no longer on disk")
+    ing.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    ing.add_argument("--quiet", action="store_true", help="no progress bar")
+    ing.set_defaults(run=cmd_ingest)
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    _answer_options(ask)
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(run=cmd_ask)
+
+    chat = sub.add_parser("chat", help="ask questions in the terminal (follow-ups understood)")
+    _answer_options(chat)
+    chat.set_defaults(run=cmd_chat)
+
+    st = sub.add_parser("status", help="what is indexed, and where")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(run=cmd_status)
+
+    setup = sub.add_parser("setup", help="assemble and verify the bundled model")
+    setup.set_defaults(run=cmd_setup)
+
+    ui = sub.add_parser("ui", help="open the chat page")
+    ui.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, help="port (default 7860)")
+    ui.add_argument("--no-ingest", action="store_true", help="do not index data/ first")
+    ui.set_defaults(run=cmd_ui)
+
+    ev = sub.add_parser("eval", help="score answers, citations, refusals and speed on a question set")
+    ev.add_argument("--set", dest="question_set", type=Path, help="questions JSONL (default eval/questions.jsonl)")
+    _answer_options(ev)
+    ev.add_argument("--out", type=Path, default=Path("eval/out"), help="report folder")
+    ev.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ev.add_argument("--compare", type=Path, help="an earlier report.json to compare with")
+    ev.add_argument("--gate", action="store_true", help="exit 1 when below the quality thresholds")
+    ev.set_defaults(run=cmd_eval)
+    return p
+
+
+def _answer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--backend", choices=BACKENDS, help="generation backend")
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    from rag.engine import Engine
+
+    engine = Engine(settings)
+    report = engine.ingest(args.paths or None, prune=args.prune, rebuild=args.rebuild, progress=not args.quiet)
+    for r in report.results:
+        if r.status == "skipped":
+            print(f"skipped {r.path}: {r.reason}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from rag.engine import Engine
+
+    engine = Engine(settings.replace(k=args.k, backend=args.backend))
+    if args.json:
+        print(json.dumps(engine.answer(args.question).to_json(), ensure_ascii=False))
+        return 0
+    for item in engine.stream(args.question):
+        if isinstance(item, str):
+            continue
+        _print_answer(item)
+    return 0
+
+
+def cmd_chat(args, settings: Settings) -> int:
+    from rag.engine import Engine
+
+    engine = Engine(settings.replace(k=args.k, backend=args.backend))
+    history: list[tuple[str, str]] = []
+    print("Ask about the articles (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        try:
+            result = engine.answer(question, history)
+        except ValueError as exc:
+            print(f"rag: {exc}")
+            continue
+        if result.searched != question:
+            print(f"(searched: {result.searched})")
+        _print_answer(result)
+        history.append((question, result.text))
+
+
+def cmd_status(args, settings: Settings) -> int:
+    from rag.engine import Engine
+
+    status = Engine(settings).status()
+    if args.json:
+        print(json.dumps(status))
+    else:
+        for key, value in status.items():
+            print(f"{key.replace('_', ' ')}: {value}")
+    return 0
+
+
+def cmd_setup(args, settings: Settings) -> int:
+    from rag.model_files import ensure_model
+
+    print(f"model: {ensure_model(settings.model_dir)} (SHA-256 verified)")
+    return 0
+
+
+def cmd_ui(args, settings: Settings) -> int:
+    from ui.app import launch
+
+    return launch(settings.replace(ui_host=args.host, ui_port=args.port), ingest=not args.no_ingest)
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from eval.run import main as eval_main
+
+    return eval_main(args, settings)
+
+
+def _print_answer(result) -> None:
+    print(result.text)
+    for c in result.citations:
+        where = f"{c.title}" + (f", {c.date}" if c.date else "")
+        print(f"  [{c.n}] {where} — {Path(c.source).name} chars {c.start}-{c.end}\n      \"{c.quote}\"")
+    if result.refused and result.hits:
+        print("  Closest passages:")
+        for h in result.hits[:3]:
+            print(f"    - {h.chunk.title}: {h.chunk.text[:120].strip()}…")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""The `rag` command as a user runs it: real process, real store."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def rag(*args, env_extra=None, settings=None):
+    env = {**os.environ, "RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)}
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def ingested(engine, settings):
+    return settings
+
+
+def test_empty_and_huge_questions_exit_2(ingested):
+    for question in ("", "x" * 2001):
+        result = rag("ask", question, settings=ingested)
+        assert result.returncode == 2
+        assert result.stderr.startswith("rag: The question is") and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ask_json_is_one_object(ingested):
+    result = rag("ask", "Who led the delegation to Naqu?", "--backend", "extractive", "--json", settings=ingested)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"question", "answer", "refused", "citations", "hits", "timings"}
+    assert "Zhu Congjiu" in data["answer"] and data["citations"][0]["n"] == 1
+    quote = data["citations"][0]
+    with open(quote["source"], encoding="utf-8") as f:
+        assert f.read()[quote["start"] : quote["end"]] == quote["quote"]
+
+
+def test_status_and_ingest_summary(ingested):
+    status = json.loads(rag("status", "--json", settings=ingested).stdout)
+    assert status["articles"] == 2 and status["chunks"] > 10
+    result = rag("ingest", "--quiet", settings=ingested)
+    assert result.returncode == 0 and "2 unchanged" in result.stdout
+
+
+def test_unreachable_openai_server_is_a_clear_error(ingested):
+    result = rag(
+        "ask", "Who led the delegation to Naqu?", "--backend", "openai",
+        env_extra={"RAG_OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, settings=ingested,
+    )
+    assert result.returncode == 1 and "Cannot reach the OpenAI-compatible server" in result.stderr

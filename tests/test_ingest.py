@@ -1,0 +1,91 @@
+"""Ingest against the real embedded Chroma with the real embedding model."""
+
+import shutil
+
+import pytest
+from conftest import ARTICLES, NAQU, QINGHAI
+
+from rag.engine import Engine
+from rag.store import StoreError
+
+
+@pytest.fixture()
+def fresh(settings, tmp_path):
+    """An engine over its own store and its own copy of the articles."""
+    data = tmp_path / "articles"
+    shutil.copytree(ARTICLES, data)
+    return Engine(settings.replace(store_dir=tmp_path / "chroma", data_dir=data)), data
+
+
+def test_ingest_is_idempotent_and_updates_replace(fresh):
+    engine, data = fresh
+    first = engine.ingest(progress=False)
+    assert first.counts == {"added": 2}
+    n = engine.store.count()
+    assert n == first.chunks_written > 10
+    generation = engine.store.generation()
+
+    again = engine.ingest(progress=False)
+    assert again.counts == {"unchanged": 2} and engine.store.count() == n
+    assert engine.store.generation() == generation  # nothing changed, caches stay valid
+
+    path = data / QINGHAI
+    path.write_text(path.read_text(encoding="utf-8").replace("848 million", "999 million"), encoding="utf-8")
+    changed = engine.ingest(progress=False)
+    assert changed.counts == {"updated": 1, "unchanged": 1}
+    texts = [c.text for c in engine.store.chunks({"doc_id": engine.store.articles()[1]["doc_id"]})]
+    joined = " ".join(c.text for c in engine.store.chunks())
+    assert "999 million" in joined and "848 million" not in joined, texts
+    assert engine.store.generation() != generation
+
+
+def test_bm25_follows_the_store(fresh):
+    engine, data = fresh
+    engine.ingest(progress=False)
+    assert not any("Zanzibar" in h.chunk.text for h in engine.retrieve_bm25("Zanzibar ferry", 3))
+    (data / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 900 people.\n", encoding="utf-8")
+    engine.ingest(progress=False)
+    assert "Zanzibar" in engine.retrieve_bm25("Zanzibar ferry", 3)[0].chunk.text
+    (data / "ferry.txt").unlink()
+    report = engine.ingest(progress=False, prune=True)
+    assert report.counts.get("removed") == 1
+    assert not engine.retrieve_bm25("Zanzibar ferry", 3)
+
+
+def test_bad_files_are_skipped_and_the_rest_ingested(fresh):
+    engine, data = fresh
+    (data / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (data / "empty.txt").write_bytes(b"")
+    report = engine.ingest(progress=False)
+    skipped = {r.path.rsplit("/", 1)[-1]: r.reason for r in report.results if r.status == "skipped"}
+    assert set(skipped) == {"broken.pdf", "empty.txt"}
+    assert "PDF" in skipped["broken.pdf"] and "empty" in skipped["empty.txt"]
+    assert report.counts["added"] == 2
+    assert "2 added" in report.summary() and "2 skipped" in report.summary()
+
+
+def test_missing_path_is_reported(fresh):
+    engine, data = fresh
+    report = engine.ingest([data / "nope"], progress=False)
+    assert report.results[0].status == "skipped" and "no such file" in report.results[0].reason
+
+
+def test_embedding_model_mismatch_is_a_clear_error(fresh):
+    engine, _ = fresh
+    engine.ingest([ARTICLES / NAQU], progress=False)
+    other = Engine(engine.settings)
+    other.embedder.name = "some/other-model"
+    with pytest.raises(StoreError, match="rag ingest --rebuild"):
+        other.store.count()
+    rebuilt = Engine(engine.settings)
+    rebuilt.embedder.name = "some/other-model"
+    rebuilt.embedder.dim = 384
+    assert rebuilt.ingest([ARTICLES / NAQU], rebuild=True, progress=False).counts == {"added": 1}
+
+
+def test_retrieval_finds_the_right_article(engine):
+    hits = engine.retrieve("How much aid money has Zhejiang given Qinghai since 2010?")
+    assert any("848 million" in h.chunk.text for h in hits)
+    assert hits[0].chunk.source.endswith(QINGHAI)
+    hits = engine.retrieve("Who led the delegation to Naqu?")
+    assert hits[0].chunk.source.endswith(NAQU)

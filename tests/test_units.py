@@ -1,0 +1,63 @@
+"""Settings, fusion, question checks, JSON shape, history handling: pure logic."""
+
+import json
+
+import pytest
+
+from rag.engine import _pairs, check_question
+from rag.retrieve import fuse
+from rag.settings import Settings
+from rag.types import Answer, Chunk, Citation, Hit
+
+
+def chunk(cid: str) -> Chunk:
+    return Chunk(cid, "d", 0, "T", None, "s", cid, 0, 1)
+
+
+def test_settings_from_env_types_and_errors():
+    s = Settings.from_env({"RAG_K": "7", "RAG_CHROMA_HOST": "127.0.0.1", "RAG_TEMPERATURE": "0.5"})
+    assert (s.k, s.chroma_host, s.temperature) == (7, "127.0.0.1", 0.5)
+    with pytest.raises(ValueError, match="RAG_K"):
+        Settings.from_env({"RAG_K": "many"})
+    with pytest.raises(ValueError, match="backend"):
+        Settings().replace(backend="gpt")
+    with pytest.raises(TypeError, match="unknown"):
+        Settings().replace(colour="red")
+
+
+def test_rrf_fusion_rewards_agreement():
+    a, b, c = chunk("a"), chunk("b"), chunk("c")
+    hits = fuse([(a, 0.9), (b, 0.8)], [(b, 12.0), (c, 3.0)], k=3, rrf_k=60)
+    assert [h.chunk.id for h in hits] == ["b", "a", "c"]
+    assert hits[0].dense_rank == 2 and hits[0].bm25_rank == 1 and hits[0].dense_score == 0.8
+    assert hits[2].dense_score is None
+    assert len(fuse([(a, 0.9)], [(b, 1.0)], k=1)) == 1
+
+
+def test_question_limits():
+    with pytest.raises(ValueError, match="empty"):
+        check_question("   ", 2000)
+    with pytest.raises(ValueError, match="2001 characters"):
+        check_question("x" * 2001, 2000)
+    assert check_question("  hi  ", 2000) == "hi"
+
+
+def test_history_formats():
+    msgs = [
+        {"role": "user", "content": "q1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "q2"},
+    ]
+    assert _pairs(msgs) == [("q1", "a1")]
+    assert _pairs([("q", "a")]) == [("q", "a")]
+    assert _pairs(None) == []
+
+
+def test_answer_json_shape_is_stable():
+    c = Citation(1, "d", "T", "2020-01-01", "/x.txt", "cid", "quote", 3, 8)
+    a = Answer("q?", "text [1].", (c,), False, (Hit(chunk("a"), 0.1, 0.5),), {"retrieve_s": 0.1, "total_s": 1.0})
+    data = json.loads(json.dumps(a.to_json()))
+    assert list(data) == ["question", "answer", "refused", "citations", "hits", "timings"]
+    assert list(data["citations"][0]) == ["n", "doc_id", "title", "date", "source", "quote", "start", "end"]
+    assert list(data["hits"][0]) == ["doc_id", "title", "score", "text"]
+    assert data["timings"] == {"retrieve_s": 0.1, "generate_s": 0.0, "total_s": 1.0}

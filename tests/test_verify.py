@@ -1,0 +1,81 @@
+from rag.text import number_values, split_sentences
+from rag.types import Chunk, Hit
+from rag.verify import REFUSAL, is_refusal, verify
+
+ARTICLE = (
+    "Since 2010, Zhejiang province has organized a total of Youth assistance funds 848 million yuan, "
+    "the implementation of Youth assistance project 221. Practice has proved it correct."
+)
+
+
+def hit(text: str, start: int = 100, title: str = "Aid story", date: str | None = "2016-10-15", cid="c1") -> Hit:
+    return Hit(Chunk(cid, "doc", 0, title, date, "/data/a.txt", text, start, start + len(text)), 0.5, 0.5)
+
+
+def test_supported_claim_keeps_its_citation_and_quote():
+    v = verify("Zhejiang has given 848 million yuan since 2010 [1].", [hit(ARTICLE)])
+    assert not v.refused
+    assert v.text == "Zhejiang has given 848 million yuan since 2010 [1]."
+    (c,) = v.citations
+    assert c.n == 1 and c.quote.startswith("Since 2010") and "848 million" in c.quote
+    assert ARTICLE[c.start - 100 : c.end - 100] == c.quote
+
+
+def test_number_formats_agree():
+    assert 848e6 in number_values("848,000,000 yuan")
+    assert number_values("848 million") == number_values("848,000,000")
+    v = verify("Zhejiang gave 848,000,000 yuan [1].", [hit(ARTICLE)])
+    assert not v.refused
+
+
+def test_invented_number_is_dropped_and_answer_refuses():
+    v = verify("Zhejiang donated 10 million dollars to Naqu [1].", [hit(ARTICLE)])
+    assert v.refused and v.text == REFUSAL and v.citations == ()
+    assert v.dropped
+
+
+def test_marker_pointing_at_no_passage_is_removed_and_support_found():
+    v = verify("Zhejiang implemented 221 projects [7].", [hit("Unrelated text about weather.", cid="c0"), hit(ARTICLE)])
+    assert not v.refused and v.text == "Zhejiang implemented 221 projects [1]."
+    assert v.citations[0].chunk_id == "c1"
+
+
+def test_uncited_claim_gets_a_citation_when_supported():
+    v = verify("Zhejiang implemented 221 Youth assistance projects.", [hit(ARTICLE)])
+    assert v.text.endswith("[1].")
+
+
+def test_marker_after_full_stop_and_grouped_markers():
+    other = hit("Zhejiang's Youth assistance reached Haixi state.", start=900, cid="c2")
+    v = verify("Zhejiang gave 848 million yuan. [1, 2]", [hit(ARTICLE), other])
+    assert v.text == "Zhejiang gave 848 million yuan [1]."
+
+
+def test_unsupported_sentence_is_dropped_but_supported_one_kept():
+    v = verify("Zhejiang gave 848 million yuan [1]. Governor Li Qiang signed it in 2019 [1].", [hit(ARTICLE)])
+    assert v.text == "Zhejiang gave 848 million yuan [1]."
+    assert len(v.dropped) == 1
+
+
+def test_refusal_is_recognised():
+    assert verify("The articles don't say.", [hit(ARTICLE)]).refused
+    assert verify("The passages do not mention the amount.", [hit(ARTICLE)]).refused
+    assert is_refusal("This is not mentioned in the articles.")
+    assert not is_refusal("Zhejiang gave 848 million yuan.")
+
+
+def test_date_claim_checked_against_header():
+    v = verify("The meeting was reported on October 15, 2016 [1].", [hit("The meeting took place.", title="Meeting")])
+    assert not v.refused
+
+
+def test_each_cited_sentence_gets_its_own_quote():
+    v = verify("Zhejiang gave 848 million yuan [1]. Practice proved it correct [1].", [hit(ARTICLE)])
+    assert [c.n for c in v.citations] == [1, 2]
+    assert v.citations[1].quote == "Practice has proved it correct."
+
+
+def test_split_sentences_spans():
+    text = "Mr. Wang arrived. He said: fine!\n\nNew paragraph without stop"
+    spans = split_sentences(text)
+    assert [text[s:e] for s, e in spans] == ["Mr. Wang arrived.", "He said: fine!", "New paragraph without stop"]
