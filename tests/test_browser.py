@@ -1,0 +1,78 @@
+"""The chat page in a real headless Chromium: ask, watch the answer stream, click a citation."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+CHROMIUM = "/usr/bin/chromium"
+OUT = ROOT / "test-output" / "browser"
+
+
+@pytest.fixture(scope="module")
+def page_url(engine, settings):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAG_STORE_DIR": str(settings.store_dir),
+        "RAG_DATA_DIR": str(settings.data_dir),
+        "RAG_UI_PORT": str(port),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "ui.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ui", "--no-ingest"], env=env, stdout=log, stderr=log
+        )
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the chat page did not start; see test-output/browser/ui.log")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_ask_and_click_a_citation(page_url):
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page.goto(page_url)
+        page.locator("#question textarea").fill("How much aid money has Zhejiang given Qinghai since 2010?")
+        page.locator("#ask").click()
+        page.wait_for_selector("#chat a.cite", timeout=300_000)
+        bubble = page.locator("#chat .message-row").last
+        assert "848 million" in bubble.inner_text()
+        link = page.locator("#chat a.cite").first
+        assert link.inner_text() == "[1]"
+        link.click()
+        card = page.locator("#sources #cite-1")
+        card.wait_for(state="visible")
+        page.wait_for_selector("#sources .source-card.flash")
+        quote = card.locator("mark.quote").first
+        assert quote.is_visible()
+        assert "848 million" in quote.inner_text()
+        page.screenshot(path=str(OUT / "chat.png"), full_page=True)
+        browser.close()
