@@ -1,0 +1,89 @@
+"""Benchmarks, measured side by side in one run (not timed tests: these machines are noisy).
+
+1. Ingest throughput vs raw embedding throughput of the very same chunks: the ratio says how
+   much the pipeline (loading, chunking, Chroma writes) costs on top of the model.
+2. Answer latency over questions from the eval set: retrieval, first token, total, p50 and p95.
+
+    .venv/bin/python -m bench.run [--paragraphs N] [--questions N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import squad_paragraphs, write_articles
+from eval.metrics import percentile
+
+
+def ingest_vs_embed(n_paragraphs: int) -> dict:
+    from ingest.chunk import chunk_article
+    from ingest.index import find_files
+    from ingest.load import load_article
+    from rag.embed import embedding_text
+    from rag.engine import Engine
+    from rag.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "articles"
+        write_articles(squad_paragraphs()[:n_paragraphs], folder)
+        engine = Engine(Settings.from_env(store_dir=Path(tmp) / "chroma", data_dir=folder))
+        files, _ = find_files([folder])
+        chunks = [c for f in files for c in chunk_article(load_article(f), engine.settings.chunk_tokens, engine.settings.overlap_tokens)]
+        texts = [embedding_text(c.header, c.text) for c in chunks]
+        engine.embedder.embed(texts[:64])  # load the model outside both timings
+
+        t = time.perf_counter()
+        engine.embedder.embed(texts)
+        embed_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        report = engine.ingest(progress=False)
+        ingest_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        again = engine.ingest(progress=False)
+        reingest_s = time.perf_counter() - t
+    assert report.chunks_written == len(chunks) and again.counts == {"unchanged": n_paragraphs}
+    return {
+        "articles": n_paragraphs,
+        "chunks": len(chunks),
+        "raw_embed_chunks_per_s": round(len(chunks) / embed_s, 1),
+        "ingest_chunks_per_s": round(len(chunks) / ingest_s, 1),
+        "ingest_over_raw_embed": round(embed_s / ingest_s, 3),
+        "reingest_unchanged_s": round(reingest_s, 2),
+    }
+
+
+def answer_latency(n_questions: int) -> dict:
+    import rag
+    from eval.run import load_questions
+
+    questions = [q for q in load_questions() if q.answerable and not q.history][:n_questions]
+    rag.answer(questions[0].question)  # warm: load both models once
+    rows = [rag.answer(q.question).timings for q in questions]
+    out = {"questions": len(rows)}
+    for key in ("retrieve_s", "first_token_s", "total_s"):
+        values = [r[key] for r in rows if key in r]
+        out[f"{key}_p50"] = round(percentile(values, 50), 3)
+        out[f"{key}_p95"] = round(percentile(values, 95), 3)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--paragraphs", type=int, default=400)
+    p.add_argument("--questions", type=int, default=10)
+    p.add_argument("--out", type=Path, default=Path("bench/out"))
+    args = p.parse_args()
+    results = {"ingest": ingest_vs_embed(args.paragraphs), "latency": answer_latency(args.questions)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Deterministic metrics: pure functions over records, no model as a judge."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rag.text import normalise, number_values, split_sentences
+from rag.verify import support
+
+Fact = str | list[str]
+
+
+# -- answers ------------------------------------------------------------------------------
+def fact_present(answer: str, fact: Fact) -> bool:
+    """A required fact (or any of its alternatives) is in the answer; numbers compare by value,
+    so "848 million", "848,000,000" and "848 million yuan" agree."""
+    alternatives = [fact] if isinstance(fact, str) else list(fact)
+    flat = normalise(answer)
+    for alt in alternatives:
+        numbers = number_values(alt)
+        if normalise(alt) in flat or (numbers and numbers <= number_values(answer)):
+            return True
+    return False
+
+
+def answer_correct(answer: str, refused: bool, facts: Sequence[Fact], answerable: bool) -> bool:
+    if not answerable:
+        return refused
+    return not refused and all(fact_present(answer, f) for f in facts)
+
+
+def refusal_scores(refused: Sequence[bool], answerable: Sequence[bool]) -> tuple[float, float]:
+    """(precision, recall) of refusing, with unanswerable questions as the positive class."""
+    tp = sum(r and not a for r, a in zip(refused, answerable))
+    fp = sum(r and a for r, a in zip(refused, answerable))
+    fn = sum(not r and not a for r, a in zip(refused, answerable))
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return precision, recall
+
+
+def grounded_sentences(text: str, cited_passages: dict[int, str]) -> tuple[int, int]:
+    """(supported, total) answer sentences: supported when a passage it cites backs it."""
+    import re
+
+    supported = total = 0
+    for s, e in split_sentences(text):
+        sentence = text[s:e]
+        total += 1
+        marks = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+        claim = re.sub(r"\s*\[\d+\]", "", sentence)
+        if any(n in cited_passages and support(claim, cited_passages[n]) is not None for n in marks):
+            supported += 1
+    return supported, total
+
+
+def citation_precise(cited_text: str, facts: Sequence[Fact], gold_quote: str) -> bool:
+    """A citation is precise when the passage it points at holds a required fact or the gold quote."""
+    return any(fact_present(cited_text, f) for f in facts) or (
+        bool(gold_quote) and normalise(gold_quote) in normalise(cited_text)
+    )
+
+
+# -- retrieval ----------------------------------------------------------------------------
+def hit_at_k(ranked: Sequence[str], gold: set[str], k: int) -> bool:
+    return any(x in gold for x in ranked[:k])
+
+
+def reciprocal_rank(ranked: Sequence[str], gold: set[str], k: int | None = None) -> float:
+    for i, x in enumerate(ranked[:k] if k else ranked, 1):
+        if x in gold:
+            return 1.0 / i
+    return 0.0
+
+
+def quote_recalled(texts: Sequence[str], quote: str) -> bool:
+    q = normalise(quote)
+    return bool(q) and any(q in normalise(t) for t in texts)
+
+
+# -- speed --------------------------------------------------------------------------------
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]

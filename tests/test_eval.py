@@ -1,0 +1,94 @@
+"""The eval suite's metrics on hand-made cases, and the question set's integrity."""
+
+import json
+from pathlib import Path
+
+from conftest import ARTICLES
+
+from eval import metrics as m
+from eval.run import Question, gate, load_questions, score, summarize
+from rag.types import Answer, Chunk, Citation, Hit
+
+
+def test_every_gold_quote_is_verbatim_in_its_article():
+    questions = load_questions()
+    assert len(questions) >= 40
+    assert sum(not q.answerable for q in questions) >= 10
+    for q in questions:
+        for doc in q.gold_doc:
+            assert (ARTICLES / doc).exists(), doc
+        if q.gold_quote:
+            text = " ".join((ARTICLES / d).read_text(encoding="utf-8") for d in q.gold_doc)
+            assert q.gold_quote in text, q.id
+        assert q.required_facts or not q.answerable, q.id
+    categories = {q.category for q in questions}
+    assert {"number", "date", "person", "place", "list", "multi_doc", "paraphrase", "misspelling",
+            "follow_up", "unanswerable"} <= categories
+    assert all(q.history for q in questions if q.category == "follow_up")
+
+
+def test_fact_matching_tolerates_number_formats():
+    assert m.fact_present("They gave 848,000,000 yuan.", "848 million")
+    assert m.fact_present("They gave 848 million yuan.", ["848,000,000", "eight hundred"])
+    assert not m.fact_present("They gave 84.8 million yuan.", "848 million")
+    assert m.fact_present("Led by zhu congjiu.", "Zhu Congjiu")
+    assert not m.fact_present("Led by Wang.", "Zhu Congjiu")
+
+
+def test_answer_correctness_and_refusal_scores():
+    assert m.answer_correct("221 projects [1].", False, ["221"], True)
+    assert not m.answer_correct("The articles don't say.", True, ["221"], True)
+    assert m.answer_correct("The articles don't say.", True, [], False)
+    assert not m.answer_correct("It was 5 [1].", False, [], False)
+    # refused: T,T,F,F ; answerable: F,T,F,T  -> tp=1 fp=1 fn=1
+    assert m.refusal_scores([True, True, False, False], [False, True, False, True]) == (0.5, 0.5)
+    assert m.refusal_scores([], []) == (1.0, 1.0)
+
+
+def test_retrieval_metrics():
+    assert m.hit_at_k(["a", "b", "c"], {"c"}, 3) and not m.hit_at_k(["a", "b", "c"], {"c"}, 2)
+    assert m.reciprocal_rank(["a", "b", "c"], {"b"}) == 0.5
+    assert m.reciprocal_rank(["a"], {"z"}) == 0.0
+    assert m.quote_recalled(["x  The  Quote y"], "the quote") and not m.quote_recalled(["x"], "")
+
+
+def test_grounding_and_citation_precision():
+    passages = {1: "Zhejiang gave 848 million yuan."}
+    assert m.grounded_sentences("Zhejiang gave 848 million yuan [1]. It gave 9 billion [1].", passages) == (1, 2)
+    assert m.citation_precise("gave 848 million yuan", [["848 million"]], "")
+    assert not m.citation_precise("weather report", ["848 million"], "gold words")
+
+
+def test_percentiles():
+    assert m.percentile([], 50) == 0.0
+    assert m.percentile([3, 1, 2, 4], 50) == 2
+    assert m.percentile(list(range(1, 101)), 95) == 95
+
+
+def _answer(text, refused, source="/d/002_x.txt"):
+    chunk = Chunk("c1", "d", 0, "T", None, source, "Zhejiang gave 848 million yuan.", 0, 31)
+    cites = () if refused else (Citation(1, "d", "T", None, source, "c1", "Zhejiang gave 848 million yuan.", 0, 31),)
+    return Answer("q", text, cites, refused, (Hit(chunk, 0.1, 0.6),), {"total_s": 2.0, "retrieve_s": 0.1})
+
+
+def test_score_summary_and_gate():
+    q = Question("a", "How much?", "number", "848 million", [["848 million"]], ("002_x.txt",), "848 million yuan", True)
+    nq = Question("b", "How much in 2015?", "unanswerable", "", [], ("002_x.txt",), "", False)
+    good = score(q, _answer("Zhejiang gave 848 million yuan [1].", False))
+    wrong = score(nq, _answer("Zhejiang gave 848 million yuan [1].", False))
+    assert good.correct and good.doc_hit and good.quote_hit and good.gold_doc_cited
+    assert not wrong.correct and "cannot answer" in wrong.why
+    s = summarize([good, wrong])
+    assert s["answer_accuracy"] == 0.5 and s["refusal_recall"] == 0.0 and s["citation_precision"] == 1.0
+    assert s["grounding_rate"] == 1.0 and s["latency_p50_s"] == 2.0
+    assert gate(s) and "answer_accuracy" in gate(s)[0]
+    json.dumps(s)
+
+
+def test_load_questions_reports_bad_lines(tmp_path: Path):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"id": "x"}\n', encoding="utf-8")
+    import pytest
+
+    with pytest.raises(ValueError, match="q.jsonl:1"):
+        load_questions(bad)
