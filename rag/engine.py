@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.embed import Embedder
-from rag.generate import Generator, GeneratorError, make_generator
+from rag.generate import Generator, make_generator
 from rag.prompt import condense_messages
 from rag.retrieve import Bm25Index, fuse
 from rag.settings import Settings
@@ -112,7 +112,7 @@ class Engine:
                 pieces.append(piece)
                 yield piece
         timings["generate_s"] = time.perf_counter() - t1
-        checked = verify("".join(pieces), hits)
+        checked = verify("".join(pieces), hits, question=searched)
         timings["total_s"] = time.perf_counter() - t0
         yield Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched)
 
@@ -121,16 +121,13 @@ class Engine:
         fallback = f"{history[-1][0]} {question}"
         if settings.backend == "extractive":
             return fallback
-        try:
-            with self._lock:
-                text = "".join(
-                    self.generator(settings).chat(
-                        condense_messages(question, history),
-                        settings.replace(temperature=0.0, max_tokens=64),
-                    )
+        with self._lock:
+            text = "".join(
+                self.generator(settings).chat(
+                    condense_messages(question, history),
+                    settings.replace(temperature=0.0, max_tokens=64),
                 )
-        except GeneratorError:
-            raise
+            )
         rewritten = text.strip().splitlines()[0].strip().strip('"') if text.strip() else ""
         if not rewritten or len(rewritten) > 300 or is_refusal(rewritten):
             return fallback

@@ -34,8 +34,8 @@ class Settings:
     chroma_port: int = 8000
 
     # ingest
-    chunk_tokens: int = 160
-    overlap_tokens: int = 30
+    chunk_tokens: int = 100
+    overlap_tokens: int = 20
     embed_batch: int = 32
 
     # retrieval

@@ -43,7 +43,30 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
 
-def verify(answer: str, hits: Sequence[Hit]) -> Verified:
+# Questions that only a number (or a date) can answer.
+_WANTS_NUMBER = re.compile(
+    r"^\s*(and\s+)?(how (much|many|long|old|far|big|large)|what (is|was|were) the (population|number|"
+    r"amount|cost|budget|price|total|size|value)|what did .* cost|in (what|which) year|when\b|"
+    r"on (what|which) (date|day)s?|what (date|year))",
+    re.IGNORECASE,
+)
+
+
+def answers_question(question: str, answer: str) -> bool:
+    """False when the question asks for a quantity or a date and the answer has no number."""
+    return not _WANTS_NUMBER.search(question) or bool(number_values(_MARKER.sub("", answer)))
+
+
+def verify(answer: str, hits: Sequence[Hit], question: str = "") -> Verified:
+    """Keep the supported claims of `answer`; refuse when none is left, or when a question
+    that wants a number or date got an answer without one."""
+    checked = _verify(answer, hits)
+    if question and not checked.refused and not answers_question(question, checked.text):
+        return Verified(REFUSAL, (), True, (checked.text,))
+    return checked
+
+
+def _verify(answer: str, hits: Sequence[Hit]) -> Verified:
     text = _tidy(answer)
     sentences = [text[s:e] for s, e in split_sentences(text)]
     if not sentences or is_refusal(sentences[0]):

@@ -79,3 +79,15 @@ def test_split_sentences_spans():
     text = "Mr. Wang arrived. He said: fine!\n\nNew paragraph without stop"
     spans = split_sentences(text)
     assert [text[s:e] for s, e in spans] == ["Mr. Wang arrived.", "He said: fine!", "New paragraph without stop"]
+
+
+def test_quantity_and_date_questions_need_a_number():
+    from rag.verify import answers_question
+
+    h = hit(ARTICLE)
+    assert verify("Zhejiang implemented Youth assistance projects [1].", [h], question="How many projects?").refused
+    assert not verify("Zhejiang implemented 221 projects [1].", [h], question="How many projects?").refused
+    assert not verify("Zhejiang implemented Youth assistance projects [1].", [h], question="What did Zhejiang do?").refused
+    assert not answers_question("When did it start?", "It started soon.")
+    assert answers_question("When did it start?", "It started on March 30.")
+    assert not answers_question("What is the population of Haixi?", "Haixi people benefit.")
