@@ -58,9 +58,13 @@ class Engine:
     # -- retrieve -------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         k = k or self.settings.k
-        dense = self.store.query(self.embedder.embed_query(question), k * 4)
-        sparse = self._bm25_index().search(question, k * 4)
-        return fuse(dense, sparse, k, self.settings.rrf_k)
+        return fuse(*self.candidates(question, k * 4), k, self.settings.rrf_k)
+
+    def candidates(self, question: str, n: int, vector: list[float] | None = None):
+        """The dense and BM25 candidate lists that `retrieve` fuses (a precomputed query
+        vector may be passed, so a benchmark can embed its questions in batches)."""
+        dense = self.store.query(vector or self.embedder.embed_query(question), n)
+        return dense, self._bm25_index().search(question, n)
 
     def retrieve_dense(self, question: str, k: int) -> list[Hit]:
         return fuse(self.store.query(self.embedder.embed_query(question), k), [], k, self.settings.rrf_k)
