@@ -66,9 +66,6 @@ class Engine:
         dense = self.store.query(vector or self.embedder.embed_query(question), n)
         return dense, self._bm25_index().search(question, n)
 
-    def retrieve_dense(self, question: str, k: int) -> list[Hit]:
-        return fuse(self.store.query(self.embedder.embed_query(question), k), [], k, self.settings.rrf_k)
-
     def retrieve_bm25(self, question: str, k: int) -> list[Hit]:
         return fuse([], self._bm25_index().search(question, k), k, self.settings.rrf_k)
 

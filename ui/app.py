@@ -6,6 +6,7 @@ Blocks layout only wires them to components.
 
 from __future__ import annotations
 
+import html
 import shutil
 import sys
 from functools import lru_cache
@@ -46,7 +47,7 @@ class Handlers:
                     yield list(chat), sources, [*pairs, (message, item.text)], ""
                     return
                 text += item
-                chat[-1] = {"role": "assistant", "content": _escape(text) + " ▍"}
+                chat[-1] = {"role": "assistant", "content": html.escape(text) + " ▍"}
                 yield list(chat), "", pairs, ""
         except (ValueError, RuntimeError) as exc:  # bad input, model missing, server down
             chat[-1] = {"role": "assistant", "content": error_html(str(exc))}
@@ -189,12 +190,6 @@ def _article_text(source: str) -> str | None:
         return _article_text_cached(source, Path(source).stat().st_mtime)
     except OSError:
         return None
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 CSS = """
