@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag import attribution
 from rag.text import content_words, names, normalise, number_values, split_sentences
 from rag.types import Citation, Hit
 
@@ -60,13 +61,13 @@ def answers_question(question: str, answer: str) -> bool:
 def verify(answer: str, hits: Sequence[Hit], question: str = "") -> Verified:
     """Keep the supported claims of `answer`; refuse when none is left, or when a question
     that wants a number or date got an answer without one."""
-    checked = _verify(answer, hits)
+    checked = _verify(answer, hits, question)
     if question and not checked.refused and not answers_question(question, checked.text):
         return Verified(REFUSAL, (), True, (checked.text,))
     return checked
 
 
-def _verify(answer: str, hits: Sequence[Hit]) -> Verified:
+def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
     text = _tidy(answer)
     sentences = [text[s:e] for s, e in split_sentences(text)]
     if not sentences or is_refusal(sentences[0]):
@@ -92,10 +93,20 @@ def _verify(answer: str, hits: Sequence[Hit]) -> Verified:
         if not supporting:
             dropped.append(claim)
             continue
-        kept.append((claim, [(i, *best_sentence(claim, hits[i].chunk.text)) for i in supporting]))
+        verdict = attribution.review(claim, question, [h.chunk.text for h in hits]) if question else True
+        if verdict is False:
+            dropped.append(claim)
+        elif isinstance(verdict, attribution.Reattribution):
+            # The passages give the role (or the count) to someone else: answer with their words.
+            span = (verdict.passage, verdict.start, verdict.end)
+            dropped.append(claim)
+            kept.append((hits[verdict.passage].chunk.text[verdict.start : verdict.end], [span]))
+        else:
+            kept.append((claim, [(i, *best_sentence(claim, hits[i].chunk.text)) for i in supporting]))
 
     if not kept:
         return Verified(REFUSAL, (), True, tuple(dropped))
+    kept = list({claim: (claim, refs) for claim, refs in reversed(kept)}.values())[::-1]
 
     numbers: dict[tuple[int, int, int], int] = {}
     citations: list[Citation] = []

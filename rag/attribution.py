@@ -1,0 +1,163 @@
+"""Who did what: catch an answer that names the wrong person from a list of officials.
+
+News prose introduces people as "Name, Title, did something", often several in one sentence
+("A, Mayor, B, Vice Mayor, and C, D and E, municipal leaders, attended"). A small model reading
+such a sentence picks a name from it, not always the right one, and a name-and-word check
+passes because every word is somewhere in the passage. So each clause (the text between
+commas) of a passage is given an owner: the person whose name opened the run of clauses it
+belongs to, or who is named inside it. A claim that answers the question with person X is
+misattributed when another person's clauses hold more of the question's words than X's do;
+the span that person owns is then the answer, quoted verbatim. Pure functions, no model.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.text import content_words, names, number_values, split_sentences
+
+# Words that make a capitalised run a title, an office or a place rather than a person.
+_NOT_A_PERSON = frozenset(
+    """vice deputy executive acting governor mayor secretary president chairman chairwoman minister
+    director general chief head member leader committee party province provincial city municipal
+    region regional autonomous county district government office department bureau ministry council
+    association university college school company group bank state national people republic central
+    new north south east west river mountain lake street road team delegation congress assembly court
+    army police news daily times post agency""".split()
+)
+_NAME_WORD = r"[A-Z][a-z'’-]+"
+_PERSON = re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}}")
+_CLAUSE = re.compile(r"[^,;:]+")
+
+
+@dataclass(frozen=True)
+class Clause:
+    passage: int  # index of the passage (hit) it comes from
+    start: int
+    end: int
+    owners: frozenset[str]
+    words: frozenset[str]
+
+
+def people_in_list(clause: str) -> list[str]:
+    """The people a clause consists of ("Li Meng and Li Dong"), or [] if it is anything else."""
+    text = re.sub(r"^\s*and\s+", "", clause.strip())
+    parts = [p.strip() for p in re.split(r"\s+and\s+", text)]
+    if not parts or not all(_PERSON.fullmatch(p) and _is_person(p) for p in parts):
+        return []
+    return parts
+
+
+def _is_person(name: str) -> bool:
+    return not any(w.lower() in _NOT_A_PERSON for w in name.split())
+
+
+def clauses(passages: Sequence[str]) -> list[Clause]:
+    """Every clause of every passage with the people who own it (see the module docstring)."""
+    known = {p for text in passages for c in _CLAUSE.findall(text) for p in people_in_list(c)}
+    mention = re.compile(r"\b(" + "|".join(map(re.escape, sorted(known, key=len, reverse=True))) + r")\b") if known else None
+    out = []
+    for i, text in enumerate(passages):
+        for s, e in split_sentences(text):
+            owners: frozenset[str] = frozenset()
+            for m in _CLAUSE.finditer(text, s, e):
+                listed = people_in_list(m.group())
+                inline = set(mention.findall(m.group())) if mention and not listed else set()
+                if listed or inline:
+                    owners = frozenset(listed or inline)
+                lead = len(m.group()) - len(m.group().lstrip())
+                tail = len(m.group()) - len(m.group().rstrip())
+                out.append(Clause(i, m.start() + lead, m.end() - tail, owners, frozenset(content_words(m.group()))))
+    return out
+
+
+@dataclass(frozen=True)
+class Reattribution:
+    passage: int
+    start: int
+    end: int
+
+
+def check(claim: str, question: str, passages: Sequence[str]) -> Reattribution | None | bool:
+    """True when the claim's answer-person is not contradicted by the passages; otherwise the
+    span owned by the person the passages give for the question (a `Reattribution`), or False
+    when there is none to offer."""
+    units = clauses(passages)
+    people = {p for u in units for p in u.owners}
+    asked = names(question)
+    claimed = {p for p in people if _words(p) <= names(claim) and not _words(p) <= asked}
+    wanted = content_words(question) - {w for p in claimed for w in _words(p)}
+    if not claimed or not wanted:
+        return True
+
+    # A word in many clauses (the story's place, its topic) tells little about who did what.
+    weight = {w: math.log(1 + len(units) / (1 + sum(w in u.words for u in units))) for w in wanted}
+
+    def score(person_set: set[str]) -> float:
+        return sum(weight[w] for w in wanted & {w for u in units if u.owners & person_set for w in u.words})
+
+    own = score(claimed)
+    rivals = sorted(people - claimed, key=lambda p: (-score({p}), min(u.start for u in units if p in u.owners)))
+    if not rivals or score({rivals[0]}) <= own:
+        return True
+    return _owned_span(rivals[0], weight, units) or False
+
+
+def _owned_span(person: str, weight: dict[str, float], units: list[Clause]) -> Reattribution | None:
+    """The run of consecutive clauses that `person` owns that best matches the question, from its
+    first clause to the last one holding one of the run's two most telling question words."""
+    runs: list[list[Clause]] = []
+    for i, u in enumerate(units):
+        if person in u.owners:
+            if runs and runs[-1][-1] is units[i - 1]:
+                runs[-1].append(u)
+            else:
+                runs.append([u])
+    def found(run: list[Clause]) -> set[str]:
+        return weight.keys() & {w for u in run for w in u.words}
+
+    best = max(runs, key=lambda run: sum(weight[w] for w in found(run)), default=None)
+    if not best:
+        return None
+    telling = set(sorted(found(best), key=weight.get, reverse=True)[:2])
+    last = max((j for j, u in enumerate(best) if telling & u.words), default=0)
+    return Reattribution(best[0].passage, best[0].start, best[last].end)
+
+
+def _words(name: str) -> set[str]:
+    return {w.lower() for w in name.split()}
+
+
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[a-z'’-]+\s+){0,3}?)([a-z'’-]+)", re.IGNORECASE)
+
+
+def check_count(claim: str, question: str, passages: Sequence[str]) -> Reattribution | None | bool:
+    """For "how many X" questions: the claim's number must sit in a clause that counts X
+    ("project 221", not "funds 848 million"). Same verdicts as `check`."""
+    m = _HOW_MANY.search(question)
+    numbers = number_values(claim)
+    if not m or not numbers:
+        return True
+    noun = next((w for w in content_words(m.group()) if w not in {"how", "many"}), None)
+    if noun is None:
+        return True
+    units = clauses(passages)
+    counting = [u for u in units if noun in u.words and number_values(_text(u, passages))]
+    if not counting or any(numbers <= number_values(_text(u, passages)) for u in counting):
+        return True
+    wanted = content_words(question)
+    best = max(counting, key=lambda u: (len(wanted & u.words), -u.passage, -u.start))
+    return Reattribution(best.passage, best.start, best.end)
+
+
+def _text(u: Clause, passages: Sequence[str]) -> str:
+    return passages[u.passage][u.start : u.end]
+
+
+def review(claim: str, question: str, passages: Sequence[str]) -> Reattribution | None | bool:
+    """Both checks: the answer's person, then the answer's count."""
+    verdict = check(claim, question, passages)
+    return check_count(claim, question, passages) if verdict is True else verdict

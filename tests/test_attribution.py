@@ -1,0 +1,71 @@
+"""Who-did-what checks on hand-made news sentences (not the corpus: the rule must be general)."""
+
+from rag import attribution
+from rag.types import Chunk, Hit
+from rag.verify import verify
+
+LIST = (
+    "Ana Reyes, Mayor of the City and Secretary of the Council, Tom Berg, Executive Vice Mayor, "
+    "and Kai Lund, Ola Sand and Eva Holm, city leaders, attended the talks."
+)
+VISIT = (
+    "On May 2, Omar Haddad, Deputy Minister of Energy, led a trade delegation to Porto. "
+    "Lea Marsh, Governor of the Region, attended the forum, Ivo Kranj, head of the port authority, "
+    "introduced the harbour plan. He said the delegation led by Omar Haddad was welcome."
+)
+
+
+def span(verdict, passages):
+    assert isinstance(verdict, attribution.Reattribution), verdict
+    return passages[verdict.passage][verdict.start : verdict.end]
+
+
+def test_people_in_a_list_are_told_from_titles_and_places():
+    assert attribution.people_in_list(" and Kai Lund") == ["Kai Lund"]
+    assert attribution.people_in_list("Ola Sand and Eva Holm") == ["Ola Sand", "Eva Holm"]
+    assert attribution.people_in_list("Executive Vice Mayor") == []
+    assert attribution.people_in_list("Porto City") == []
+    assert attribution.people_in_list("attended the talks") == []
+
+
+def test_a_title_belongs_to_the_name_before_it():
+    assert attribution.check("Ana Reyes is the mayor.", "Who is the mayor of the city?", [LIST]) is True
+    verdict = attribution.check("Kai Lund is the mayor.", "Who is the mayor of the city?", [LIST])
+    assert span(verdict, [LIST]) == "Ana Reyes, Mayor of the City and Secretary of the Council"
+
+
+def test_an_action_belongs_to_its_subject_not_to_a_later_name():
+    passages = ["Unrelated passage about rain.", VISIT]
+    assert attribution.check("Omar Haddad led it.", "Who led the trade delegation?", passages) is True
+    verdict = attribution.check("Lea Marsh led the trade delegation.", "Who led the trade delegation?", passages)
+    assert span(verdict, passages) == "Omar Haddad, Deputy Minister of Energy, led a trade delegation to Porto."
+
+
+def test_a_person_named_in_the_question_is_not_second_guessed():
+    q = "What did Lea Marsh say about the delegation?"
+    assert attribution.check("Lea Marsh welcomed the delegation.", q, [VISIT]) is True
+
+
+def test_no_verdict_when_the_question_words_are_nowhere():
+    q = "Who signed the fishing accord?"
+    assert attribution.check("Ivo Kranj signed the accord.", q, [VISIT]) is True
+
+
+def test_verify_answers_with_the_right_persons_words_cited():
+    h = Hit(Chunk("c1", "doc", 0, "Talks", None, "/a.txt", LIST, 50, 50 + len(LIST)), 0.5, 0.5)
+    v = verify("Eva Holm is the mayor [1].", [h], question="Who is the mayor of the city?")
+    assert not v.refused
+    assert v.text == "Ana Reyes, Mayor of the City and Secretary of the Council [1]."
+    (c,) = v.citations
+    assert c.quote == "Ana Reyes, Mayor of the City and Secretary of the Council"
+    assert LIST[c.start - 50 : c.end - 50] == c.quote
+    assert "Eva Holm is the mayor" in v.dropped[0]
+
+
+def test_a_count_must_count_what_was_asked():
+    text = "Since 2015, the city has given 120 million dollars in funds, the implementation of water project 35."
+    assert attribution.check_count("35 projects.", "How many projects has the city run?", [text]) is True
+    verdict = attribution.check_count("120 million dollars.", "How many projects has the city run?", [text])
+    assert span(verdict, [text]) == "the implementation of water project 35."
+    assert attribution.check_count("120 million.", "How many dollars did the city give?", [text]) is True
+    assert attribution.check_count("Five.", "How many boats are there?", [text]) is True
