@@ -31,6 +31,12 @@ _NOT_A_PERSON = frozenset(
 _NAME_WORD = r"[A-Z][a-z'’-]+"
 _PERSON = re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}}")
 _CLAUSE = re.compile(r"[^,;:]+")
+_WHO = re.compile(r"^\s*(and\s+)?(who|whom)\b", re.IGNORECASE)
+_TITLES = "governor|mayor|secretary|president|chairman|chairwoman|minister|director|chief|leader|head"
+# "... Party Secretary Xia Baolong": a person introduced by their title at the end of a clause.
+_TITLED = re.compile(rf"\b(?i:{_TITLES})\s+({_NAME_WORD}\s+{_NAME_WORD})[.!?]?$")
+# "Vice Mayor" is not "Mayor": a qualified title counts as one word.
+_QUALIFIED = re.compile(r"\b(executive vice|vice|deputy|acting)\s+(?=[a-z])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -51,26 +57,40 @@ def people_in_list(clause: str) -> list[str]:
     return parts
 
 
+def people_named(clause: str) -> list[str]:
+    """The people a clause names: a list of names, or a name after a title."""
+    listed = people_in_list(clause)
+    if listed:
+        return listed
+    m = _TITLED.search(clause.strip())
+    return [m.group(1)] if m and _is_person(m.group(1)) else []
+
+
+def words(text: str) -> set[str]:
+    """Content words, with qualified titles ("vice-mayor") kept apart from plain ones."""
+    return content_words(_QUALIFIED.sub(lambda m: m.group(1).replace(" ", "-") + "-", text))
+
+
 def _is_person(name: str) -> bool:
     return not any(w.lower() in _NOT_A_PERSON for w in name.split())
 
 
 def clauses(passages: Sequence[str]) -> list[Clause]:
     """Every clause of every passage with the people who own it (see the module docstring)."""
-    known = {p for text in passages for c in _CLAUSE.findall(text) for p in people_in_list(c)}
+    known = {p for text in passages for c in _CLAUSE.findall(text) for p in people_named(c)}
     mention = re.compile(r"\b(" + "|".join(map(re.escape, sorted(known, key=len, reverse=True))) + r")\b") if known else None
     out = []
     for i, text in enumerate(passages):
         for s, e in split_sentences(text):
             owners: frozenset[str] = frozenset()
             for m in _CLAUSE.finditer(text, s, e):
-                listed = people_in_list(m.group())
+                listed = people_named(m.group())
                 inline = set(mention.findall(m.group())) if mention and not listed else set()
                 if listed or inline:
                     owners = frozenset(listed or inline)
                 lead = len(m.group()) - len(m.group().lstrip())
                 tail = len(m.group()) - len(m.group().rstrip())
-                out.append(Clause(i, m.start() + lead, m.end() - tail, owners, frozenset(content_words(m.group()))))
+                out.append(Clause(i, m.start() + lead, m.end() - tail, owners, frozenset(words(m.group()))))
     return out
 
 
@@ -88,9 +108,9 @@ def check(claim: str, question: str, passages: Sequence[str]) -> Reattribution |
     units = clauses(passages)
     people = {p for u in units for p in u.owners}
     asked = names(question)
-    claimed = {p for p in people if _words(p) <= names(claim) and not _words(p) <= asked}
-    wanted = content_words(question) - {w for p in claimed for w in _words(p)}
-    if not claimed or not wanted:
+    claimed = {p for p in people if _name_words(p) <= names(claim) and not _name_words(p) <= asked}
+    wanted = words(question) - {w for p in claimed for w in _name_words(p)}
+    if not wanted or not (claimed or (_WHO.search(question) and not _names_someone(claim, question))):
         return True
 
     # A word in many clauses (the story's place, its topic) tells little about who did what.
@@ -102,8 +122,14 @@ def check(claim: str, question: str, passages: Sequence[str]) -> Reattribution |
     own = score(claimed)
     rivals = sorted(people - claimed, key=lambda p: (-score({p}), min(u.start for u in units if p in u.owners)))
     if not rivals or score({rivals[0]}) <= own:
-        return True
+        return bool(claimed)
     return _owned_span(rivals[0], weight, units) or False
+
+
+def _names_someone(claim: str, question: str) -> bool:
+    """The claim has a name that is neither in the question nor a title or place word."""
+    asked = {w.lower() for w in re.findall(r"[A-Za-z'’-]+", question)}
+    return bool(names(claim) - asked - _NOT_A_PERSON)
 
 
 def _owned_span(person: str, weight: dict[str, float], units: list[Clause]) -> Reattribution | None:
@@ -127,7 +153,7 @@ def _owned_span(person: str, weight: dict[str, float], units: list[Clause]) -> R
     return Reattribution(best[0].passage, best[0].start, best[last].end)
 
 
-def _words(name: str) -> set[str]:
+def _name_words(name: str) -> set[str]:
     return {w.lower() for w in name.split()}
 
 

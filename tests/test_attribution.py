@@ -69,3 +69,17 @@ def test_a_count_must_count_what_was_asked():
     assert span(verdict, [text]) == "the implementation of water project 35."
     assert attribution.check_count("120 million.", "How many dollars did the city give?", [text]) is True
     assert attribution.check_count("Five.", "How many boats are there?", [text]) is True
+
+
+def test_a_vice_mayor_is_not_the_mayor():
+    verdict = attribution.check("Tom Berg is the mayor.", "Who is the mayor of the city?", [LIST])
+    assert span(verdict, [LIST]).startswith("Ana Reyes, Mayor")
+    assert attribution.check("Tom Berg.", "Who is the executive vice mayor?", [LIST]) is True
+
+
+def test_a_who_answer_that_names_nobody_gets_the_person_the_passage_gives():
+    text = "On Monday, the visiting Energy Minister Omar Haddad, a former engineer, opened the plant in Porto."
+    assert attribution.people_named("the visiting Energy Minister Omar Haddad") == ["Omar Haddad"]
+    verdict = attribution.check("The plant in Porto was opened.", "Who opened the plant in Porto?", [text])
+    assert span(verdict, [text]).startswith("the visiting Energy Minister Omar Haddad, a former engineer, opened")
+    assert attribution.check("The Energy Ministry did.", "Who opened the plant in Porto?", ["No one is named here."]) is True
