@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ from rag.retrieve import Bm25Index, fuse
 from rag.settings import Settings
 from rag.store import ChromaStore
 from rag.types import Answer, Hit
-from rag.verify import REFUSAL, is_refusal, verify
+from rag.verify import REFUSAL, Verified, is_refusal, merge, verify
 
 History = Sequence[tuple[str, str]] | Sequence[dict]
 
@@ -95,27 +96,41 @@ class Engine:
         timings: dict[str, float] = {}
         searched = self.condense(question, pairs, settings) if pairs else question
         timings["condense_s"] = time.perf_counter() - t0
-        hits = self.retrieve(searched, settings.k)
-        timings["retrieve_s"] = time.perf_counter() - t0 - timings["condense_s"]
+        parts: list[tuple[Verified, list[Hit]]] = []
+        # "Who led X, and who led Y?": each part is retrieved and answered on its own, since one
+        # retrieval for both tends to find only one and a small model answers only one.
+        for i, part in enumerate(split_question(searched)):
+            if i:
+                yield " "
+            for item in self._answer_one(part, settings, timings, t0):
+                if isinstance(item, str):
+                    yield item
+                else:
+                    parts.append(item)
+        checked = merge([v for v, _ in parts], split_question(searched))
+        hits = list({h.chunk.id: h for _, part_hits in reversed(parts) for h in reversed(part_hits)}.values())[::-1]
+        timings["total_s"] = time.perf_counter() - t0
+        yield Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched)
 
+    def _answer_one(self, question: str, settings: Settings, timings: dict[str, float], t0: float):
+        """Yields the generated text pieces, then (verified answer, hits)."""
+        t1 = time.perf_counter()
+        hits = self.retrieve(question, settings.k)
+        timings["retrieve_s"] = timings.get("retrieve_s", 0.0) + time.perf_counter() - t1
         best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
         if best < settings.min_dense_score:
             yield REFUSAL
-            timings["total_s"] = time.perf_counter() - t0
-            yield Answer(question, REFUSAL, (), True, tuple(hits), timings, searched)
+            yield Verified(REFUSAL, (), True), hits
             return
-
         t1 = time.perf_counter()
         pieces: list[str] = []
         with self._lock:
-            for piece in self.generator(settings).stream(searched, hits, settings):
+            for piece in self.generator(settings).stream(question, hits, settings):
                 timings.setdefault("first_token_s", time.perf_counter() - t0)
                 pieces.append(piece)
                 yield piece
-        timings["generate_s"] = time.perf_counter() - t1
-        checked = verify("".join(pieces), hits, question=searched)
-        timings["total_s"] = time.perf_counter() - t0
-        yield Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched)
+        timings["generate_s"] = timings.get("generate_s", 0.0) + time.perf_counter() - t1
+        yield verify("".join(pieces), hits, question=question), hits
 
     def condense(self, question: str, history: Sequence[tuple[str, str]], settings: Settings) -> str:
         """A follow-up ("And how many projects?") rewritten to stand alone, for retrieval."""
@@ -159,6 +174,17 @@ def check_question(question: str, limit: int) -> str:
     if len(question) > limit:
         raise ValueError(f"The question is {len(question)} characters long; the limit is {limit}.")
     return question
+
+
+_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)
+
+
+def split_question(question: str, most: int = 3) -> list[str]:
+    """ "Who led X, and who led Y?" -> ["Who led X?", "who led Y?"]; anything else stays whole."""
+    parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
+    if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
+        return [question]
+    return [p[0].upper() + p[1:] + "?" for p in parts]
 
 
 def _pairs(history: History | None) -> list[tuple[str, str]]:

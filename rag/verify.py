@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag import attribution
 from rag.text import content_words, names, normalise, number_values, split_sentences
@@ -121,6 +121,31 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         body, end = (claim[:-1], claim[-1]) if claim[-1] in ".!?" else (claim, ".")
         parts.append(f"{body.rstrip()} {''.join(dict.fromkeys(marks))}{end}")
     return Verified(" ".join(parts), tuple(citations), False, tuple(dropped))
+
+
+def merge(parts: Sequence[Verified], questions: Sequence[str]) -> Verified:
+    """One answer from the verified answers to the parts of a compound question: citations
+    renumbered and shared, and a part that was refused said to be so."""
+    if len(parts) == 1:
+        return parts[0]
+    if all(p.refused for p in parts):
+        return Verified(REFUSAL, (), True, tuple(d for p in parts for d in p.dropped))
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+    texts = []
+    for part, question in zip(parts, questions):
+        if part.refused:
+            texts.append(f"The articles don't say: {question}")
+            continue
+        renumber = {}
+        for c in part.citations:
+            key = (c.chunk_id, c.start, c.end)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                citations.append(replace(c, n=numbers[key]))
+            renumber[c.n] = numbers[key]
+        texts.append(re.sub(r"\[(\d+)\]", lambda m, r=renumber: f"[{r[int(m.group(1))]}]", part.text))
+    return Verified(" ".join(texts), tuple(citations), False, tuple(d for p in parts for d in p.dropped))
 
 
 def support(claim: str, passage: str) -> float | None:
