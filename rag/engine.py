@@ -95,6 +95,7 @@ class Engine:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         searched = self.condense(question, pairs, settings) if pairs else question
+        searched = self._bm25_index().correct(searched)  # "Nakqu" -> "Naqu"
         timings["condense_s"] = time.perf_counter() - t0
         parts: list[tuple[Verified, list[Hit]]] = []
         # "Who led X, and who led Y?": each part is retrieved and answered on its own, since one

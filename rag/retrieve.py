@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from rag.embed import embedding_text
+from rag.text import STOPWORDS
 from rag.types import Chunk, Hit
+
+_WORDS = re.compile(r"[A-Za-z]{4,}")
 
 
 class Bm25Index:
@@ -15,6 +21,10 @@ class Bm25Index:
         self.generation = generation
         self.chunks = {c.id: c for c in chunks}
         self._retriever = None
+        self._vocabulary: dict[str, set[str]] = defaultdict(set)  # by first letter
+        for c in self.chunks.values():
+            for w in _WORDS.findall(f"{c.title} {c.text}".lower()):
+                self._vocabulary[w[0]].add(w)
         if self.chunks:
             import Stemmer
             from llama_index.core.schema import TextNode
@@ -26,6 +36,20 @@ class Bm25Index:
             self._retriever = BM25Retriever.from_defaults(
                 nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english"
             )
+
+    def correct(self, query: str) -> str:
+        """The query with names the articles never use replaced by a close spelling that they do
+        ("Nakqu" -> "Naqu"). Only capitalised words: a lowercase word that is not in the articles
+        is more often absent ("tourists") or inflected ("hoped") than misspelled."""
+        def fix(m: re.Match) -> str:
+            word = m.group()
+            lower = word.lower()
+            if not word[0].isupper() or lower in STOPWORDS or lower in self._vocabulary[lower[0]]:
+                return word
+            close = difflib.get_close_matches(lower, self._vocabulary[lower[0]], n=1, cutoff=0.8)
+            return close[0].capitalize() if close else word
+
+        return _WORDS.sub(fix, query)
 
     def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         if self._retriever is None or not query.strip():

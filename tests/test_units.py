@@ -83,3 +83,15 @@ def test_compound_questions_split_into_parts_and_answers_merge():
     partial = merge([a, Verified(REFUSAL, (), True)], ["Who did it?", "When did B go?"])
     assert partial.text == "A did it [1]. The articles don't say: When did B go?" and not partial.refused
     assert merge([Verified(REFUSAL, (), True)] * 2, ["a b c?", "d e f?"]).refused
+
+
+def test_misspelled_names_are_corrected_from_the_articles_vocabulary():
+    from rag.retrieve import Bm25Index
+    from rag.types import Chunk
+
+    text = "Governor Lena Ortiz visited Qinghai and Naqu with the delegation."
+    index = Bm25Index([Chunk("c1", "d", 0, "Visit to Naqu", None, "/a", text, 0, len(text))], "g")
+    assert index.correct("Who visited Nakqu and Quinghai?") == "Who visited Naqu and Qinghai?"
+    assert index.correct("How many tourists visited Naqu?") == "How many tourists visited Naqu?"
+    assert index.correct("Did Ortis visit?") == "Did Ortiz visit?"
+    assert index.correct("Did Zxqwv visit?") == "Did Zxqwv visit?"
