@@ -174,9 +174,23 @@ def check_count(claim: str, question: str, passages: Sequence[str]) -> Reattribu
     counting = [u for u in units if noun in u.words and number_values(_text(u, passages))]
     if not counting or any(numbers <= number_values(_text(u, passages)) for u in counting):
         return True
+    # Only a clause whose sentence names something the question names: "How many people were in
+    # X's delegation?" is not answered by a count of the people of the city X visited.
+    asked = names(question)
+    counting = [u for u in counting if not asked or asked & _sentence_names(u, passages)]
+    if not counting:
+        return False
     wanted = content_words(question)
     best = max(counting, key=lambda u: (len(wanted & u.words), -u.passage, -u.start))
     return Reattribution(best.passage, best.start, best.end)
+
+
+def _sentence_names(u: Clause, passages: Sequence[str]) -> set[str]:
+    text = passages[u.passage]
+    for s, e in split_sentences(text):
+        if s <= u.start < e:
+            return {w.lower() for w in re.findall(r"[A-Za-z]+", text[s:e])}
+    return set()
 
 
 def _text(u: Clause, passages: Sequence[str]) -> str:

@@ -50,20 +50,25 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def number_values(text: str) -> set[float]:
+def number_values(text: str, months: bool = True) -> set[float]:
     """Numbers as values, so "848 million", "848,000,000" and "848 million yuan" agree.
 
-    Month names count as their number, so "April 1, 2022" can be checked against "2022-04-01".
+    Month names count as their number, so "April 1, 2022" can be checked against "2022-04-01";
+    `months=False` leaves them out, so "3 people" is not borne out by "March".
     """
     values = set()
     for m in _NUMBER.finditer(text):
         value = float(m.group(1).replace(",", "") + (m.group(2) or ""))
         scale = m.group(3)
         values.add(value * _SCALE[scale.lower()] if scale else value)
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(text.lower()) if months else ():
         if word in MONTHS and word != "may":
             values.add(float(MONTHS[word]))
     return values
+
+
+def has_month(text: str) -> bool:
+    return any(w in MONTHS and w != "may" for w in _WORD.findall(text.lower()))
 
 
 def names(text: str) -> set[str]:

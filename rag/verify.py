@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag import attribution
-from rag.text import content_words, names, normalise, number_values, split_sentences
+from rag.text import content_words, has_month, names, normalise, number_values, split_sentences
 from rag.types import Citation, Hit
 
 REFUSAL = "The articles don't say."
@@ -152,7 +152,7 @@ def support(claim: str, passage: str) -> float | None:
     """Share of the claim's content words found in the passage, or None when the passage lacks
     one of the claim's numbers or names (then it cannot be the claim's source)."""
     wanted_numbers = number_values(claim)
-    if not wanted_numbers <= number_values(passage):
+    if not wanted_numbers <= number_values(passage, months=has_month(claim)):
         return None
     flat = normalise(passage)
     if any(name not in flat for name in names(claim)):

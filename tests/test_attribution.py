@@ -83,3 +83,10 @@ def test_a_who_answer_that_names_nobody_gets_the_person_the_passage_gives():
     verdict = attribution.check("The plant in Porto was opened.", "Who opened the plant in Porto?", [text])
     assert span(verdict, [text]).startswith("the visiting Energy Minister Omar Haddad, a former engineer, opened")
     assert attribution.check("The Energy Ministry did.", "Who opened the plant in Porto?", ["No one is named here."]) is True
+
+
+def test_a_count_from_another_story_is_refused_not_reattributed():
+    text = "Mayor Ana Reyes visited Porto. Porto has more than 5000 people and 12 boats."
+    q = "How many people were in Omar Haddad's delegation?"
+    assert attribution.check_count("3 people.", q, [text]) is False
+    assert attribution.check_count("3 people.", "How many people live in Porto?", [text]).start == text.index("Porto has")

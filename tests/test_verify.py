@@ -91,3 +91,9 @@ def test_quantity_and_date_questions_need_a_number():
     assert not answers_question("When did it start?", "It started soon.")
     assert answers_question("When did it start?", "It started on March 30.")
     assert not answers_question("What is the population of Haixi?", "Haixi people benefit.")
+
+
+def test_a_month_name_does_not_bear_out_a_plain_number():
+    text = "On March 30, the delegation arrived in the city."
+    assert verify("There were 3 people in the delegation [1].", [hit(text)]).refused
+    assert not verify("The delegation arrived on March 30 [1].", [hit(text)]).refused
