@@ -34,7 +34,7 @@ def retrieval(engine, paragraphs: list[dict]) -> dict:
     names = ("dense", "bm25", "hybrid")
     scores = {name: {f"hit@{k}": 0 for k in KS} | {"mrr@10": 0.0} for name in names}
     for (question, gold), vector in tqdm(zip(pairs, vectors, strict=True), total=len(pairs), desc="SQuAD", unit="q"):
-        dense, sparse = engine.candidates(question, 40, vector)
+        dense, sparse = engine.candidates(question, max(10, engine.settings.depth), vector)
         runs = {
             "dense": [c for c, _ in dense[:10]],
             "bm25": [c for c, _ in sparse[:10]],

@@ -59,7 +59,7 @@ class Engine:
     # -- retrieve -------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         k = k or self.settings.k
-        return fuse(*self.candidates(question, k * 4), k, self.settings.rrf_k)
+        return fuse(*self.candidates(question, max(k, self.settings.depth)), k, self.settings.rrf_k)
 
     def candidates(self, question: str, n: int, vector: list[float] | None = None):
         """The dense and BM25 candidate lists that `retrieve` fuses (a precomputed query

@@ -42,6 +42,9 @@ class Settings:
     k: int = 3
     """Passages retrieved and given to the model (prompt processing runs ~20 tokens/s here)."""
     rrf_k: int = 60
+    depth: int = 40
+    """Candidates each retriever offers to the fusion: a passage one retriever ranks first but the
+    other ranks below a shallow cut-off would otherwise get only half its score."""
     min_dense_score: float = 0.25
     """Below this cosine similarity of the best passage, retrieval is too weak to answer from."""
 
