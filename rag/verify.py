@@ -31,6 +31,10 @@ _MARKER_ALIASES = re.compile(r"\[(?:passage|source|doc(?:ument)?)\s*(\d+)\]", re
 _TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
 
 
+_CLOSE = 0.25
+"""How far below the best passage's support a cited passage may be and still be kept."""
+
+
 @dataclass(frozen=True)
 class Verified:
     text: str
@@ -82,14 +86,13 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         if is_refusal(claim) or not (content_words(claim) or number_values(claim)):
             continue
         valid = [n - 1 for n in dict.fromkeys(cited) if 1 <= n <= len(hits)]
-        supporting = [i for i in valid if support(claim, _passage(hits[i])) is not None]
-        if not supporting:
-            best = max(
-                ((support(claim, _passage(h)), i) for i, h in enumerate(hits)),
-                key=lambda pair: (pair[0] is not None, pair[0] or 0.0, -pair[1]),
-                default=(None, -1),
-            )
-            supporting = [best[1]] if best[0] is not None else []
+        scores = [support(claim, _passage(h)) for h in hits]
+        top = max((x for x in scores if x is not None), default=None)
+        # Keep the model's own citations unless another passage backs the claim much better
+        # (a passage sharing a third of the words is support, but not the source).
+        supporting = [i for i in valid if scores[i] is not None and scores[i] >= top - _CLOSE]
+        if not supporting and top is not None:
+            supporting = [scores.index(top)]
         if not supporting:
             dropped.append(claim)
             continue

@@ -97,3 +97,13 @@ def test_a_month_name_does_not_bear_out_a_plain_number():
     text = "On March 30, the delegation arrived in the city."
     assert verify("There were 3 people in the delegation [1].", [hit(text)]).refused
     assert not verify("The delegation arrived on March 30 [1].", [hit(text)]).refused
+
+
+def test_a_weakly_related_citation_is_repointed_to_the_source():
+    source = "On March 30, the delegation held a fund donation ceremony to help Naqu City achieve common prosperity."
+    related = "Naqu City has made progress towards common prosperity, the mayor said."
+    v = verify(
+        "The delegation held a fund donation ceremony to help Naqu City achieve common prosperity [1].",
+        [hit(related, cid="c0"), hit(source, cid="c1")],
+    )
+    assert not v.refused and [c.chunk_id for c in v.citations] == ["c1"]
