@@ -13,10 +13,9 @@ from pathlib import Path
 from eval import metrics as m
 
 DEFAULT_SET = Path(__file__).with_name("questions.jsonl")
-# Set from measured quality (2026-11-22, bundled Qwen2.5-Coder-1.5B, k=3: accuracy 0.792, refusal
-# recall 1.0, citation precision 0.909) less a small margin. The target is 0.85 / 0.8 / 0.95:
-# accuracy and citation precision are not there yet. Raise these as quality improves.
-THRESHOLDS = {"answer_accuracy": 0.75, "refusal_recall": 0.9, "citation_precision": 0.85}
+# The floors. Measured 2026-11-24 (bundled Qwen2.5-Coder-1.5B, k=3): accuracy 0.896, refusal
+# recall 1.0, citation precision 0.971. Raise these as quality improves; never lower them.
+THRESHOLDS = {"answer_accuracy": 0.85, "refusal_recall": 0.8, "citation_precision": 0.95}
 
 
 @dataclass(frozen=True)
