@@ -57,7 +57,9 @@ def answers(paragraphs: list[dict], n: int, seed: int = 7) -> dict:
     sample = random.Random(seed).sample(pool, n)
     em = f1 = refused = contains = 0.0
     t = time.perf_counter()
-    for question, golds in sample:
+    from tqdm import tqdm
+
+    for question, golds in tqdm(sample, desc="answers", unit="q"):
         a = rag.answer(question)
         text = re.sub(r"\s*\[\d+\]", "", a.text)
         refused += a.refused
