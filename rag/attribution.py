@@ -103,11 +103,13 @@ class Reattribution:
     end: int
 
 
-def check(claim: str, question: str, passages: Sequence[str]) -> Reattribution | None | bool:
+def check(
+    claim: str, question: str, passages: Sequence[str], units: list[Clause] | None = None
+) -> Reattribution | bool:
     """True when the claim's answer-person is not contradicted by the passages; otherwise the
     span owned by the person the passages give for the question (a `Reattribution`), or False
     when there is none to offer."""
-    units = clauses(passages)
+    units = clauses(passages) if units is None else units
     people = {p for u in units for p in u.owners}
     asked = names(question)
     claimed = {p for p in people if _name_words(p) <= names(claim) and not _name_words(p) <= asked}
@@ -164,7 +166,9 @@ def _name_words(name: str) -> set[str]:
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[a-z'’-]+\s+){0,3}?)([a-z'’-]+)", re.IGNORECASE)
 
 
-def check_count(claim: str, question: str, passages: Sequence[str]) -> Reattribution | None | bool:
+def check_count(
+    claim: str, question: str, passages: Sequence[str], units: list[Clause] | None = None
+) -> Reattribution | bool:
     """For "how many X" questions: the claim's number must sit in a clause that counts X
     ("project 221", not "funds 848 million"). Same verdicts as `check`."""
     m = _HOW_MANY.search(question)
@@ -174,7 +178,7 @@ def check_count(claim: str, question: str, passages: Sequence[str]) -> Reattribu
     noun = next((w for w in content_words(m.group()) if w not in {"how", "many"}), None)
     if noun is None:
         return True
-    units = clauses(passages)
+    units = clauses(passages) if units is None else units
     counting = [u for u in units if noun in u.words and number_values(_text(u, passages))]
     if not counting or any(numbers <= number_values(_text(u, passages)) for u in counting):
         return True
@@ -201,7 +205,8 @@ def _text(u: Clause, passages: Sequence[str]) -> str:
     return passages[u.passage][u.start : u.end]
 
 
-def review(claim: str, question: str, passages: Sequence[str]) -> Reattribution | None | bool:
+def review(claim: str, question: str, passages: Sequence[str]) -> Reattribution | bool:
     """Both checks: the answer's person, then the answer's count."""
-    verdict = check(claim, question, passages)
-    return check_count(claim, question, passages) if verdict is True else verdict
+    units = clauses(passages)  # once for both checks
+    verdict = check(claim, question, passages, units)
+    return check_count(claim, question, passages, units) if verdict is True else verdict
