@@ -100,7 +100,8 @@ class Engine:
         parts: list[tuple[Verified, list[Hit]]] = []
         # "Who led X, and who led Y?": each part is retrieved and answered on its own, since one
         # retrieval for both tends to find only one and a small model answers only one.
-        for i, part in enumerate(split_question(searched)):
+        questions = split_question(searched)
+        for i, part in enumerate(questions):
             if i:
                 yield " "
             for item in self._answer_one(part, settings, timings, t0):
@@ -108,10 +109,13 @@ class Engine:
                     yield item
                 else:
                     parts.append(item)
-        checked = merge([v for v, _ in parts], split_question(searched))
-        hits = list({h.chunk.id: h for _, part_hits in reversed(parts) for h in reversed(part_hits)}.values())[::-1]
+        checked = merge([v for v, _ in parts], questions)
+        hits: dict[str, Hit] = {}  # each passage once, where it first came
+        for _, part_hits in parts:
+            for h in part_hits:
+                hits.setdefault(h.chunk.id, h)
         timings["total_s"] = time.perf_counter() - t0
-        yield Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched)
+        yield Answer(question, checked.text, checked.citations, checked.refused, tuple(hits.values()), timings, searched)
 
     def _answer_one(self, question: str, settings: Settings, timings: dict[str, float], t0: float):
         """Yields the generated text pieces, then (verified answer, hits)."""
@@ -181,7 +185,7 @@ _COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why
 
 
 def split_question(question: str, most: int = 3) -> list[str]:
-    """ "Who led X, and who led Y?" -> ["Who led X?", "who led Y?"]; anything else stays whole."""
+    """ "Who led X, and who led Y?" -> ["Who led X?", "Who led Y?"]; anything else stays whole."""
     parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
     if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
         return [question]

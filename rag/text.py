@@ -61,14 +61,18 @@ def number_values(text: str, months: bool = True) -> set[float]:
         value = float(m.group(1).replace(",", "") + (m.group(2) or ""))
         scale = m.group(3)
         values.add(value * _SCALE[scale.lower()] if scale else value)
-    for word in _WORD.findall(text.lower()) if months else ():
-        if word in MONTHS and word != "may":
-            values.add(float(MONTHS[word]))
+    if months:
+        values.update(float(m) for m in _months(text))
     return values
 
 
 def has_month(text: str) -> bool:
-    return any(w in MONTHS and w != "may" for w in _WORD.findall(text.lower()))
+    return bool(_months(text))
+
+
+def _months(text: str) -> list[int]:
+    """The months named in text ("may" is too often the verb to count)."""
+    return [MONTHS[w] for w in _WORD.findall(text.lower()) if w in MONTHS and w != "may"]
 
 
 def names(text: str) -> set[str]:
