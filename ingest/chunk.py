@@ -40,7 +40,7 @@ def chunk_article(article: Article, chunk_tokens: int = 160, overlap_tokens: int
                     end=end,
                 )
             )
-    return [_with_id(c) for c in chunks]
+    return with_ids(chunks)
 
 
 def prose_blocks(article: Article) -> list[tuple[int, int]]:
@@ -78,10 +78,17 @@ def _locate(block: str, piece: str, hint: int | None, cursor: int) -> int:
     return found
 
 
-def _with_id(chunk: Chunk) -> Chunk:
+def with_ids(chunks: list[Chunk]) -> list[Chunk]:
+    """Content-derived ids, unique within the article even where a passage repeats."""
+    from collections import Counter
     from dataclasses import replace
 
-    return replace(chunk, id=chunk_id_for(chunk.doc_id, chunk.header, chunk.text))
+    seen: Counter[str] = Counter()
+    out = []
+    for c in chunks:
+        out.append(replace(c, id=chunk_id_for(c.doc_id, c.header, c.text, seen[c.text])))
+        seen[c.text] += 1
+    return out
 
 
 @lru_cache(maxsize=8)

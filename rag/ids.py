@@ -23,6 +23,10 @@ def content_hash(*parts: str) -> str:
     return _digest(*parts)[:32]
 
 
-def chunk_id_for(doc_id: str, header: str, text: str) -> str:
-    """Same text under the same header in the same article gives the same id on every run."""
-    return f"{doc_id}-{_digest(header, text)[:16]}"
+def chunk_id_for(doc_id: str, header: str, text: str, occurrence: int = 0) -> str:
+    """Same text under the same header in the same article gives the same id on every run.
+
+    `occurrence` counts earlier chunks of the article with the same text (a paragraph or table
+    repeated in a paper), so ids are unique within an article by construction."""
+    parts = (header, text, str(occurrence)) if occurrence else (header, text)
+    return f"{doc_id}-{_digest(*parts)[:16]}"

@@ -49,3 +49,16 @@ def test_a_sentence_longer_than_a_chunk_is_still_chunked():
     chunks = chunk_article(a, 100, 10)
     assert len(chunks) > 3
     assert all(a.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_a_repeated_passage_gets_its_own_id():
+    """A paper that repeats a paragraph once crashed the whole ingest with a duplicate id."""
+    para = "The same table of prompts appears twice in this paper, word for word. " * 3
+    text = f"Title\n\n{para}\n\nSomething in between to keep them apart.\n\n{para}\n"
+    a = parse_article(text, source="t.txt", doc_id="t")
+    chunks = chunk_article(a, 40, 0)
+    texts = [c.text for c in chunks]
+    assert len(set(texts)) < len(texts)  # the repetition is there
+    ids = [c.id for c in chunks]
+    assert len(set(ids)) == len(ids)
+    assert ids == [c.id for c in chunk_article(a, 40, 0)]  # and stable
