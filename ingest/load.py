@@ -46,7 +46,7 @@ def load_article(path: Path) -> Article:
         raise LoadError(f"file is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
 
     if suffix == ".pdf":
-        text, meta = _read_pdf(path), {}
+        text, meta = _read_pdf(path)
     elif suffix in (".html", ".htm"):
         text, meta = _read_html(_decode(path.read_bytes()))
     else:
@@ -167,7 +167,7 @@ def _read_html(html: str) -> tuple[str, dict]:
     return "\n\n".join([title, *blocks] if title else blocks), meta
 
 
-def _read_pdf(path: Path) -> str:
+def _read_pdf(path: Path) -> tuple[str, dict]:
     try:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
@@ -177,10 +177,62 @@ def _read_pdf(path: Path) -> str:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             raise LoadError("PDF is encrypted")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = [(page.extract_text() or "") for page in reader.pages]
+        title = str((reader.metadata or {}).get("/Title") or "")
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise LoadError(f"corrupt or unreadable PDF: {exc}") from exc
-    return "\n\n".join(p for p in pages if p)
+    meta = {"title": " ".join(title.split())} if _plausible_title(title) else {}
+    return pdf_text(pages), meta
+
+
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st", "\u00ad": ""})
+_HYPHENATED = re.compile(r"([a-z])-\n([a-z])")
+# arXiv's side stamp ("arXiv:1907.11692v1 [cs.CL] 26 Jul 2019") and a venue banner ("Published as
+# a conference paper at ICLR 2021") are page furniture, not prose and not the title.
+_PDF_FURNITURE = re.compile(
+    r"^\s*(arxiv:\d{4}\.\d{4,5}|(published|accepted) (as|at|in)\b.{0,80}\b(conference|workshop|journal|proceedings)\b"
+    r"|under review as\b|preprint\.? under review)",
+    re.IGNORECASE,
+)
+
+
+def pdf_text(pages: list[str]) -> str:
+    """Page texts as prose: ligatures spelled out, words hyphenated across lines joined, and
+    furniture dropped (arXiv stamps, venue banners, lines repeated on many pages such as running
+    heads, bare page numbers). Pure."""
+    pages = [p.translate(_LIGATURES) for p in pages]
+    counts: dict[str, int] = {}
+    for page in pages:
+        lines = [ln for ln in page.splitlines() if ln.strip()]
+        for key in {_line_key(ln) for ln in lines[:3] + lines[-3:]}:  # where running heads sit
+            counts[key] = counts.get(key, 0) + 1
+    repeated = {k for k, n in counts.items() if len(pages) >= 4 and n >= max(3, len(pages) // 3)}
+    out = []
+    for page in pages:
+        lines = [
+            ln.rstrip()
+            for ln in page.splitlines()
+            if not (_PDF_FURNITURE.search(ln) or _line_key(ln) in repeated or re.fullmatch(r"\s*\d{1,4}\s*", ln))
+        ]
+        text = _HYPHENATED.sub(r"\1\2", "\n".join(lines)).strip()
+        if text:
+            out.append(text)
+    return "\n\n".join(out)
+
+
+def _line_key(line: str) -> str:
+    """A line with its digits masked, so "Page 3" and "Page 4" are the same running line."""
+    return re.sub(r"\d+", "#", " ".join(line.split())).lower()
+
+
+def _plausible_title(title: str) -> bool:
+    """PDF metadata titles are often empty, a file name, or "untitled"."""
+    words = title.split()
+    return (
+        2 <= len(words) <= 40
+        and not re.search(r"\.(dvi|tex|docx?|pdf|ps)\b|^untitled|^microsoft word", title, re.IGNORECASE)
+    )
 
 
 def _sidecar(path: Path) -> dict:
