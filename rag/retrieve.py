@@ -20,6 +20,7 @@ class Bm25Index:
     def __init__(self, chunks: Iterable[Chunk], generation: str):
         self.generation = generation
         self.chunks = {c.id: c for c in chunks}
+        self._positions = {(c.doc_id, c.index): c for c in self.chunks.values()}
         self._retriever = None
         self._vocabulary: dict[str, set[str]] = defaultdict(set)  # by first letter
         for c in self.chunks.values():
@@ -51,36 +52,48 @@ class Bm25Index:
 
         return _WORDS.sub(fix, query)
 
-    def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+    def search(self, query: str, k: int, exclude: frozenset[str] = frozenset()) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by BM25, leaving out the articles in `exclude` (doc ids)."""
         if self._retriever is None or not query.strip():
             return []
-        self._retriever.similarity_top_k = min(k, len(self.chunks))
-        return [
+        self._retriever.similarity_top_k = min(k + (50 if exclude else 0), len(self.chunks))
+        found = [
             (self.chunks[r.node.node_id], float(r.score))
             for r in self._retriever.retrieve(query)
             if r.score and r.score > 0
         ]
+        return [(c, s) for c, s in found if c.doc_id not in exclude][:k]
+
+    def neighbour(self, doc_id: str, index: int) -> Chunk | None:
+        """The chunk at `index` in its article, if there is one."""
+        return self._positions.get((doc_id, index))
 
 
-def fuse(
-    dense: Sequence[tuple[Chunk, float]],
-    sparse: Sequence[tuple[Chunk, float]],
-    k: int,
-    rrf_k: int = 60,
-) -> list[Hit]:
-    """Reciprocal rank fusion: score = sum over lists of 1 / (rrf_k + rank). Pure."""
+Ranked = Sequence[tuple[Chunk, float]]
+
+
+def fuse(dense: Ranked, sparse: Ranked, k: int, rrf_k: int = 60) -> list[Hit]:
+    """Reciprocal rank fusion of one dense and one BM25 list."""
+    return fuse_runs([(dense, sparse)], k, rrf_k)
+
+
+def fuse_runs(runs: Sequence[tuple[Ranked, Ranked]], k: int, rrf_k: int = 60) -> list[Hit]:
+    """Reciprocal rank fusion over (dense, BM25) lists, one pair per query (a compound question
+    is searched whole and part by part): score = sum over lists of 1 / (rrf_k + rank). Pure."""
     scores: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
     dense_rank: dict[str, tuple[int, float]] = {}
     bm25_rank: dict[str, int] = {}
-    for rank, (chunk, sim) in enumerate(dense, 1):
-        scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (rrf_k + rank)
-        chunks[chunk.id] = chunk
-        dense_rank[chunk.id] = (rank, sim)
-    for rank, (chunk, _) in enumerate(sparse, 1):
-        scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (rrf_k + rank)
-        chunks.setdefault(chunk.id, chunk)
-        bm25_rank[chunk.id] = rank
+    for dense, sparse in runs:
+        for rank, (chunk, sim) in enumerate(dense, 1):
+            scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (rrf_k + rank)
+            chunks[chunk.id] = chunk
+            if chunk.id not in dense_rank or sim > dense_rank[chunk.id][1]:
+                dense_rank[chunk.id] = (rank, sim)
+        for rank, (chunk, _) in enumerate(sparse, 1):
+            scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (rrf_k + rank)
+            chunks.setdefault(chunk.id, chunk)
+            bm25_rank[chunk.id] = min(rank, bm25_rank.get(chunk.id, rank))
     order = sorted(scores, key=lambda cid: (-scores[cid], cid))[:k]
     return [
         Hit(

@@ -104,8 +104,10 @@ class ChromaStore:
                 return
             offset += PAGE
 
-    def query(self, vector: Sequence[float], k: int) -> list[tuple[Chunk, float]]:
-        """Top-k chunks by cosine similarity (1 - distance)."""
+    def query(
+        self, vector: Sequence[float], k: int, exclude: frozenset[str] = frozenset()
+    ) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by cosine similarity (1 - distance), leaving out the articles in `exclude`."""
         col = self.collection()
         with _translate_errors(self):
             n = col.count()
@@ -114,6 +116,7 @@ class ChromaStore:
             got = col.query(
                 query_embeddings=[list(vector)],
                 n_results=min(k, n),
+                where={"doc_id": {"$nin": sorted(exclude)}} if exclude else None,
                 include=["documents", "metadatas", "distances"],
             )
         return [
