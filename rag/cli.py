@@ -63,7 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     ui.set_defaults(run=cmd_ui)
 
     ev = sub.add_parser("eval", help="score answers, citations, refusals and speed on a question set")
-    ev.add_argument("--set", dest="question_set", type=Path, help="questions JSONL (default eval/questions.jsonl)")
+    ev.add_argument(
+        "--set", dest="question_set",
+        help="questions JSONL (default eval/questions.jsonl), or a public set: squad-answerable, "
+        "squad-unanswerable, papers (each over its own corpus, indexed on first use)",
+    )
+    ev.add_argument("--split", choices=("dev", "test", "all"), default="dev", help="half of a public set (default dev)")
+    ev.add_argument("--limit", type=int, help="only the first N questions of a public set")
     _answer_options(ev)
     ev.add_argument("--out", type=Path, default=Path("eval/out"), help="report folder")
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -154,8 +160,13 @@ def cmd_ui(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
+    from eval.public import PUBLIC_SETS
+    from eval.public import main as public_main
     from eval.run import main as eval_main
 
+    if args.question_set in PUBLIC_SETS:
+        return public_main(args)
+    args.question_set = Path(args.question_set) if args.question_set else None
     return eval_main(args, settings)
 
 

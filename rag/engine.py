@@ -9,14 +9,16 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from rag.answerable import answerable, coverage, missing_constraints
+from rag.context import tokens, widen
 from rag.embed import Embedder
-from rag.generate import Generator, make_generator
+from rag.generate import ExtractiveGenerator, Generator, make_generator
 from rag.prompt import condense_messages
-from rag.retrieve import Bm25Index, fuse
+from rag.retrieve import Bm25Index, fuse, fuse_runs
 from rag.settings import Settings
 from rag.store import ChromaStore
 from rag.types import Answer, Hit
-from rag.verify import REFUSAL, Verified, is_refusal, merge, verify
+from rag.verify import REFUSAL, Verified, is_refusal, verify
 
 History = Sequence[tuple[str, str]] | Sequence[dict]
 
@@ -57,18 +59,31 @@ class Engine:
         self.store.bump_generation()
 
     # -- retrieve -------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+    def retrieve(
+        self, question: str | Sequence[str], k: int | None = None, exclude: frozenset[str] = frozenset()
+    ) -> list[Hit]:
+        """The top-k chunks for one query, or for several fused (a compound question is
+        searched whole and part by part); articles in `exclude` (doc ids) are left out."""
         k = k or self.settings.k
-        return fuse(*self.candidates(question, max(k, self.settings.depth)), k, self.settings.rrf_k)
+        queries = [question] if isinstance(question, str) else list(question)
+        n = max(k, self.settings.depth)
+        return fuse_runs([self.candidates(q, n, exclude=exclude) for q in queries], k, self.settings.rrf_k)
 
-    def candidates(self, question: str, n: int, vector: list[float] | None = None):
+    def candidates(
+        self, question: str, n: int, vector: list[float] | None = None, exclude: frozenset[str] = frozenset()
+    ):
         """The dense and BM25 candidate lists that `retrieve` fuses (a precomputed query
         vector may be passed, so a benchmark can embed its questions in batches)."""
-        dense = self.store.query(vector or self.embedder.embed_query(question), n)
-        return dense, self._bm25_index().search(question, n)
+        dense = self.store.query(vector or self.embedder.embed_query(question), n, exclude)
+        return dense, self._bm25_index().search(question, n, exclude)
 
     def retrieve_bm25(self, question: str, k: int) -> list[Hit]:
         return fuse([], self._bm25_index().search(question, k), k, self.settings.rrf_k)
+
+    def passages(self, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
+        """The hits as the model reads them: each widened to its neighbourhood (rag.context)."""
+        settings = settings or self.settings
+        return widen(hits, self._bm25_index().neighbour, settings.window_tokens)
 
     def _bm25_index(self) -> Bm25Index:
         generation = self.store.generation()
@@ -83,59 +98,89 @@ class Engine:
                 return item
         raise AssertionError("stream ended without an Answer")  # pragma: no cover
 
-    def stream(self, question: str, history: History | None = None, **overrides) -> Iterator[str | Answer]:
-        """Yields text pieces as they are generated, then the verified `Answer`.
+    def stream(
+        self, question: str, history: History | None = None, *, exclude: frozenset[str] = frozenset(), **overrides
+    ) -> Iterator[str | Answer]:
+        """Yields text pieces as they are generated, then the verified `Answer`. Articles in
+        `exclude` (doc ids) are not searched.
 
         Bad input raises here, before anything is yielded."""
         settings = self.settings.replace(**overrides)
         question = check_question(question, settings.max_question_chars)
-        return self._stream(question, _pairs(history), settings)
+        return self._stream(question, _pairs(history), settings, frozenset(exclude))
 
-    def _stream(self, question: str, pairs: list[tuple[str, str]], settings: Settings) -> Iterator[str | Answer]:
+    def _stream(
+        self, question: str, pairs: list[tuple[str, str]], settings: Settings, exclude: frozenset[str]
+    ) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         searched = self.condense(question, pairs, settings) if pairs else question
         searched = self._bm25_index().correct(searched)  # "Nakqu" -> "Naqu"
         timings["condense_s"] = time.perf_counter() - t0
-        parts: list[tuple[Verified, list[Hit]]] = []
-        # "Who led X, and who led Y?": each part is retrieved and answered on its own, since one
-        # retrieval for both tends to find only one and a small model answers only one.
-        questions = split_question(searched)
-        for i, part in enumerate(questions):
-            if i:
-                yield " "
-            for item in self._answer_one(part, settings, timings, t0):
-                if isinstance(item, str):
-                    yield item
-                else:
-                    parts.append(item)
-        checked = merge([v for v, _ in parts], questions)
-        hits: dict[str, Hit] = {}  # each passage once, where it first came
-        for _, part_hits in parts:
-            for h in part_hits:
-                hits.setdefault(h.chunk.id, h)
-        timings["total_s"] = time.perf_counter() - t0
-        yield Answer(question, checked.text, checked.citations, checked.refused, tuple(hits.values()), timings, searched)
-
-    def _answer_one(self, question: str, settings: Settings, timings: dict[str, float], t0: float):
-        """Yields the generated text pieces, then (verified answer, hits)."""
+        # A compound question is searched whole and part by part, and answered once from the
+        # union, so a later part that refers back to the first keeps its subject.
+        parts = split_question(searched)
+        queries = [searched, *parts] if len(parts) > 1 else [searched]
         t1 = time.perf_counter()
-        hits = self.retrieve(question, settings.k)
-        timings["retrieve_s"] = timings.get("retrieve_s", 0.0) + time.perf_counter() - t1
-        best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-        if best < settings.min_dense_score:
+        k = settings.k + (1 if len(parts) > 1 else 0)
+        # Windows of one article that meet are merged, so take k passages from a deeper list.
+        hits = self.passages(self.retrieve(queries, 3 * k, exclude), settings)[:k]
+        timings["retrieve_s"] = time.perf_counter() - t1
+        signals: dict[str, float] = {
+            "dense": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),
+            "prompt_tokens": sum(tokens(h.chunk.text) for h in hits),
+        }
+
+        def done(checked: Verified) -> Answer:
+            timings["total_s"] = time.perf_counter() - t0
+            return Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched, signals)
+
+        if signals["dense"] < settings.min_dense_score:
             yield REFUSAL
-            yield Verified(REFUSAL, (), True), hits
+            yield done(Verified(REFUSAL, (), True))
             return
         t1 = time.perf_counter()
         pieces: list[str] = []
+        generator = self.generator(settings)
         with self._lock:
-            for piece in self.generator(settings).stream(question, hits, settings):
+            for piece in generator.stream(searched, hits, settings):
                 timings.setdefault("first_token_s", time.perf_counter() - t0)
                 pieces.append(piece)
                 yield piece
-        timings["generate_s"] = timings.get("generate_s", 0.0) + time.perf_counter() - t1
-        yield verify("".join(pieces), hits, question=question), hits
+        timings["generate_s"] = time.perf_counter() - t1
+        raw = "".join(pieces)
+        checked = verify(raw, hits, question=searched)
+        if not checked.refused:
+            signals |= self._signals(searched, hits, checked)
+            if settings.min_answerable > 0 and signals["answerable"] < settings.min_answerable:
+                checked = Verified(REFUSAL, (), True, (checked.text,))
+        elif settings.min_extractive > 0:
+            # The small model often refuses a passage that states the answer in odd wording; the
+            # passage sentence that best matches the question is offered instead, verified like any
+            # answer, but only when the evidence clearly answers this question.
+            quoted = verify("".join(ExtractiveGenerator(most=1).stream(searched, hits, settings)), hits, question=searched)
+            if not quoted.refused:
+                fallback = self._signals(searched, hits, quoted)
+                if fallback["answerable"] >= settings.min_extractive:
+                    checked, signals["extractive"] = quoted, 1.0
+                    signals |= fallback
+        yield done(checked)
+
+    def _signals(self, question: str, hits: Sequence[Hit], checked: Verified) -> dict[str, float]:
+        """What the answerability decision sees of a verified answer (rag.answerable)."""
+        cited = {c.chunk_id for c in checked.citations}
+        evidence = "\n".join(f"{h.chunk.header}\n{h.chunk.text}" for h in hits if h.chunk.id in cited)
+        quotes = [c.quote for c in checked.citations]
+        q, *vectors = self.embedder.embed([question, *quotes])
+        out = {
+            "dense": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),
+            "coverage": coverage(question, evidence),
+            "quote_coverage": max(coverage(question, quote) for quote in quotes),
+            "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),
+            "missing_numbers": float(len(missing_constraints(question, [evidence]))),
+        }
+        out["answerable"] = answerable(out)
+        return {k: round(v, 4) for k, v in out.items()}
 
     def condense(self, question: str, history: Sequence[tuple[str, str]], settings: Settings) -> str:
         """A follow-up ("And how many projects?") rewritten to stand alone, for retrieval."""

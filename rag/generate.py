@@ -138,6 +138,9 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
+    def __init__(self, most: int = 2):
+        self.most = most
+
     def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]:
         scored = []
         q_words, q_names = content_words(question), names(question)
@@ -153,7 +156,7 @@ class ExtractiveGenerator:
             yield REFUSAL
             return
         best = scored[0]
-        picked = [best] + [s for s in scored[1:2] if s[0] >= 0.8 * best[0] and s[2] != best[2]]
+        picked = [best] + [s for s in scored[1 : self.most] if s[0] >= 0.8 * best[0] and s[2] != best[2]]
         yield " ".join(f"{sentence.rstrip('.')} [{i}]." for _, _, sentence, i in picked)
 
     def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:

@@ -87,6 +87,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     searched: str = ""
     """The standalone question that was actually retrieved with (differs after a follow-up)."""
+    signals: dict[str, float] = field(default_factory=dict)
+    """What the answerability decision saw (rag.answerable), and the prompt tokens of the passages."""
 
     def to_json(self) -> dict:
         """The stable `rag ask --json` shape; scripts depend on it."""

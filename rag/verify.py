@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rag import attribution
+from rag.answerable import adds_information
 from rag.text import content_words, has_month, names, normalise, number_values, split_sentences
 from rag.types import Citation, Hit
 
@@ -57,9 +58,19 @@ _WANTS_NUMBER = re.compile(
 )
 
 
+_QUANTITY = re.compile(r"^\s*(and\s+)?how (much|many|long|old|far|big|large)\b", re.IGNORECASE)
+_DATE_PHRASE = re.compile(r"\b(since|in|from|until|by|before|after)\s+(1[0-9]{3}|20[0-9]{2})\b", re.IGNORECASE)
+
+
 def answers_question(question: str, answer: str) -> bool:
-    """False when the question asks for a quantity or a date and the answer has no number."""
-    return not _WANTS_NUMBER.search(question) or bool(number_values(_MARKER.sub("", answer)))
+    """False when the question asks for a quantity or a date and the answer has no number; for a
+    quantity, a year in a time phrase ("since 2010") is not one."""
+    if not _WANTS_NUMBER.search(question):
+        return True
+    answer = _MARKER.sub("", answer)
+    if _QUANTITY.search(question):
+        answer = _DATE_PHRASE.sub(" ", answer)
+    return bool(number_values(answer, months=False) if _QUANTITY.search(question) else number_values(answer))
 
 
 def verify(answer: str, hits: Sequence[Hit], question: str = "") -> Verified:
@@ -85,6 +96,9 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         claim = re.sub(r"\s+([.!?,;:])", r"\1", claim)
         if is_refusal(claim) or not (content_words(claim) or number_values(claim)):
             continue
+        if question and not adds_information(claim, question):
+            dropped.append(claim)  # restates the question: not an answer
+            continue
         valid = [n - 1 for n in dict.fromkeys(cited) if 1 <= n <= len(hits)]
         scores = [support(claim, _passage(h)) for h in hits]
         top = max((x for x in scores if x is not None), default=None)
@@ -93,6 +107,8 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         supporting = [i for i in valid if scores[i] is not None and scores[i] >= top - _CLOSE]
         if not supporting and top is not None:
             supporting = [scores.index(top)]
+        if not supporting:
+            supporting = _joint_support(claim, hits)
         if not supporting:
             dropped.append(claim)
             continue
@@ -126,31 +142,6 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
     return Verified(" ".join(parts), tuple(citations), False, tuple(dropped))
 
 
-def merge(parts: Sequence[Verified], questions: Sequence[str]) -> Verified:
-    """One answer from the verified answers to the parts of a compound question: citations
-    renumbered and shared, and a part that was refused said to be so."""
-    if len(parts) == 1:
-        return parts[0]
-    if all(p.refused for p in parts):
-        return Verified(REFUSAL, (), True, tuple(d for p in parts for d in p.dropped))
-    numbers: dict[tuple[str, int, int], int] = {}
-    citations: list[Citation] = []
-    texts = []
-    for part, question in zip(parts, questions):
-        if part.refused:
-            texts.append(f"The articles don't say: {question}")
-            continue
-        renumber = {}
-        for c in part.citations:
-            key = (c.chunk_id, c.start, c.end)
-            if key not in numbers:
-                numbers[key] = len(numbers) + 1
-                citations.append(replace(c, n=numbers[key]))
-            renumber[c.n] = numbers[key]
-        texts.append(re.sub(r"\[(\d+)\]", lambda m, r=renumber: f"[{r[int(m.group(1))]}]", part.text))
-    return Verified(" ".join(texts), tuple(citations), False, tuple(d for p in parts for d in p.dropped))
-
-
 def support(claim: str, passage: str) -> float | None:
     """Share of the claim's content words found in the passage, or None when the passage lacks
     one of the claim's numbers or names (then it cannot be the claim's source)."""
@@ -166,6 +157,25 @@ def support(claim: str, passage: str) -> float | None:
     overlap = len(words & content_words(passage)) / len(words)
     anchored = bool(wanted_numbers or names(claim))
     return overlap if overlap >= (0.3 if anchored else 0.6) else None
+
+
+def _joint_support(claim: str, hits: Sequence[Hit]) -> list[int]:
+    """Passages that back a claim part by part when no one passage backs all of it ("A led X,
+    and B led Y [1][2]"). The parts are what "and" or ";" join, and each part that holds a name
+    or number must be backed by one passage on its own, so facts from two articles cannot be
+    glued inside one clause ("848 million yuan to Naqu" from an amount for Qinghai and a
+    sentence about Naqu)."""
+    clauses = [c for c in re.split(r";\s*|,?\s+and\s+", claim) if names(c) or number_values(c)]
+    if len(clauses) < 2:
+        return []
+    chosen: list[int] = []
+    for clause in clauses:
+        scores = [support(clause, _passage(h)) for h in hits]
+        if all(x is None for x in scores):
+            return []
+        best = max(range(len(hits)), key=lambda i: -1.0 if scores[i] is None else scores[i])
+        chosen.append(best)
+    return sorted(set(chosen))
 
 
 def best_sentence(claim: str, passage: str) -> tuple[int, int]:

@@ -54,3 +54,35 @@ def test_public_answer_function(engine, monkeypatch):
     assert "Zhu Congjiu" in a.text
     with pytest.raises(ValueError, match="empty"):
         rag.answer("  ")
+
+
+def test_the_model_reads_a_window_but_the_citation_quotes_one_sentence(engine):
+    hits = engine.retrieve("How much aid money has Zhejiang given Qinghai since 2010?")
+    wide = engine.passages(hits)
+    assert sum(len(h.chunk.text) for h in wide) > sum(len(h.chunk.text) for h in hits[:1])
+    assert any(len(w.chunk.text) > len(h.chunk.text) for w, h in zip(wide, hits))
+    for h in wide:
+        assert _source_text(h.chunk.source)[h.chunk.start : h.chunk.end] == h.chunk.text
+    a = engine.answer("How much aid money has Zhejiang given Qinghai since 2010?")
+    assert a.citations and all(len(c.quote) < len(h.chunk.text) for c in a.citations for h in a.hits if h.chunk.id == c.chunk_id)
+
+
+def test_an_excluded_article_is_not_searched(engine):
+    qinghai = next(m["doc_id"] for m in engine.store.articles() if m["source"].endswith("002_7212ff25fdb82ffd.txt"))
+    hits = engine.retrieve("How much aid money has Zhejiang given Qinghai since 2010?", exclude=frozenset({qinghai}))
+    assert hits and all(h.chunk.doc_id != qinghai for h in hits)
+    a = engine.answer("How much aid money has Zhejiang given Qinghai since 2010?", exclude=frozenset({qinghai}))
+    assert a.refused or "848" not in a.text
+
+
+def test_a_compound_question_is_answered_once_from_both_articles(engine):
+    a = engine.answer("Who led the delegation to Naqu, and who led the delegation from Qinghai to Zhejiang?")
+    assert not a.refused and "articles don't say" not in a.text
+    assert "Zhu Congjiu" in a.text
+    assert {c.source.rsplit("/", 1)[-1] for c in a.citations} >= {"000_4f12d780ea965cae.txt"}
+    assert all(_quote_in_source(c) for c in a.citations)
+
+
+def _source_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()

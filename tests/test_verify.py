@@ -107,3 +107,29 @@ def test_a_weakly_related_citation_is_repointed_to_the_source():
         [hit(related, cid="c0"), hit(source, cid="c1")],
     )
     assert not v.refused and [c.chunk_id for c in v.citations] == ["c1"]
+
+
+def test_two_passages_back_two_clauses_but_are_never_glued_into_one():
+    from rag.types import Chunk, Hit
+    from rag.verify import verify
+
+    def hit(i, title, text):
+        return Hit(Chunk(f"c{i}", f"d{i}", 0, title, None, f"/{i}", text, 0, len(text)), 1.0)
+
+    hits = [
+        hit(1, "Aid to Qinghai", "Since 2010 Zhejiang has organized aid funds of 848 million yuan for Qinghai."),
+        hit(2, "Visit to Naqu", "Zhu Congjiu led the delegation that visited Naqu in March."),
+    ]
+    both = verify("Zhejiang gave Qinghai 848 million yuan, and Zhu Congjiu led the delegation to Naqu [1].", hits)
+    assert not both.refused and {c.chunk_id for c in both.citations} == {"c1", "c2"}
+    glued = verify("Zhejiang has given 848 million yuan of aid funds to Naqu [1][2].", hits)
+    assert glued.refused
+
+
+def test_a_year_is_not_an_amount():
+    from rag.verify import answers_question
+
+    assert not answers_question("How much did Zhejiang give Qinghai?", "Since 2010, Qinghai has given support [1].")
+    assert answers_question("How much did Zhejiang give Qinghai?", "Since 2010, 848 million yuan [1].")
+    assert answers_question("When did the aid start?", "Since 2010 [1].")
+    assert not answers_question("How many people came?", "They came in March [1].")

@@ -1,0 +1,99 @@
+"""Fit and measure the answerability decision on the SQuAD dev halves.
+
+    python -m eval.answerability collect [--n 60]   # answer dev questions, keep every signal
+    python -m eval.answerability fit                 # per-signal AUC, the combined model, a threshold
+
+`collect` runs squad-answerable and squad-unanswerable (dev halves only) with the decision off, so each answer's signals can be scored against whether giving it was right:
+an answerable question's answer that contains a gold span is right to give; any answer to an
+unanswerable question is wrong to give. `fit` reports how well each signal alone separates the
+two (ROC AUC), fits a logistic regression over all of them, and picks the threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / ".rag" / "eval" / "answerability.json"
+FEATURES = ("dense", "coverage", "quote_coverage", "quote_similarity", "missing_numbers")
+KEPT = ("coverage", "quote_similarity")
+
+
+def collect(n: int, out: Path = OUT) -> None:
+    from eval.public import run
+
+    rows, asked = [], {}
+    for name in ("squad-answerable", "squad-unanswerable"):
+        _, records = run(name, "dev", n, min_answerable=0.0)
+        for r in records:
+            if not r.refused:
+                rows.append({"set": name, "id": r.id, "good": bool(r.answerable and r.right), "question": r.question,
+                             "answer": r.answer, "reference": r.reference, **r.signals})
+        refused = sum(r.refused for r in records)
+        asked[name] = len(records)
+        print(f"{name}: {len(records)} asked, {refused} refused before the decision")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=1))
+    out.with_suffix(".asked.json").write_text(json.dumps(asked))
+
+
+def auc(scores: list[float], labels: list[bool]) -> float:
+    """Probability that a good answer scores above a bad one (ties count half)."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def fit(path: Path = OUT) -> dict:
+    """Per-signal AUC, cross-validated AUC of signal sets, the kept model's weights, and what each
+    threshold does to the two sets (answers holding gold; unanswerable questions refused)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    rows = json.loads(path.read_text())
+    labels = [r["good"] for r in rows]
+    report: dict = {"answers": len(rows), "good": sum(labels), "single_auc": {}, "combined_auc_cv": {}}
+    for f in FEATURES:
+        sign = -1 if f == "missing_numbers" else 1
+        report["single_auc"][f] = round(auc([sign * float(r[f]) for r in rows], labels), 3)
+
+    def cv_scores(features):
+        matrix = [[float(r[f]) for f in features] for r in rows]
+        return list(cross_val_predict(LogisticRegression(max_iter=1000), matrix, labels, cv=5, method="predict_proba")[:, 1])
+
+    for features in (FEATURES, KEPT, ("quote_similarity",), ("coverage", "quote_similarity", "dense")):
+        report["combined_auc_cv"]["+".join(features)] = round(auc(cv_scores(features), labels), 3)
+    model = LogisticRegression(max_iter=1000).fit([[float(r[f]) for f in KEPT] for r in rows], labels)
+    report["weights"] = dict(zip(KEPT, (round(float(w), 4) for w in model.coef_[0])))
+    report["bias"] = round(float(model.intercept_[0]), 4)
+    scores = cv_scores(KEPT)
+    asked = json.loads(path.with_suffix(".asked.json").read_text())
+    report["thresholds"] = {}
+    for t in (0.0, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
+        ans = [(r, p) for r, p in zip(rows, scores) if r["set"] == "squad-answerable"]
+        un = [(r, p) for r, p in zip(rows, scores) if r["set"] == "squad-unanswerable"]
+        n_ans, n_un = asked["squad-answerable"], asked["squad-unanswerable"]
+        report["thresholds"][t] = {
+            "answerable_contains_gold": round(sum(r["good"] and p >= t for r, p in ans) / n_ans, 3),
+            "answerable_refused": round((n_ans - sum(p >= t for _, p in ans)) / n_ans, 3),
+            "unanswerable_refused": round((n_un - sum(p >= t for _, p in un)) / n_un, 3),
+        }
+    return report
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("step", choices=("collect", "fit"))
+    p.add_argument("--n", type=int, default=60, help="dev questions of each set")
+    args = p.parse_args()
+    if args.step == "collect":
+        collect(args.n)
+    print(json.dumps(fit(), indent=2))
+
+
+if __name__ == "__main__":
+    main()
