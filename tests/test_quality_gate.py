@@ -31,3 +31,44 @@ def test_article_set_meets_the_thresholds(engine, settings):
     for name, floor in THRESHOLDS.items():
         assert summary[name] >= floor, f"{name} {summary[name]} < {floor}; see {out / 'report.md'}"
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _rag_eval(*args: str, env: dict | None = None) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "eval", "--json", *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=3600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    print(json.dumps(summary, indent=2))
+    return summary
+
+
+# The first 20 questions of each public set's test half (issue 7). Measured on them 2026-11-27:
+# contains gold 0.55, unanswerable refused 0.75 (README, "Public sets", has the whole halves);
+# the floors leave two questions of slack.
+PUBLIC_FLOORS = {
+    "squad-answerable": {"contains_gold": 0.45},
+    "squad-unanswerable": {"refused": 0.65},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_FLOORS))
+def test_public_set_sample_meets_its_floor(name):
+    out = ROOT / "test-output" / "eval"
+    summary = _rag_eval("--set", name, "--split", "test", "--limit", "20", "--out", str(out))
+    assert summary["n"] == 20 and (out / f"{name}.md").exists()
+    for metric, floor in PUBLIC_FLOORS[name].items():
+        assert summary[metric] >= floor, f"{name}: {metric} {summary[metric]} < {floor}; see {out / name}.md"
+
+
+def test_headline_question_in_other_words(engine, settings):
+    """Every wording of "how much did Zhejiang give Qinghai" gets the amount or the projects."""
+    out = ROOT / "test-output" / "eval-headline"
+    env = {"RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)}
+    summary = _rag_eval("--set", str(ROOT / "eval" / "sets" / "headline.jsonl"), "--out", str(out), env=env)
+    assert summary["n_questions"] == 12
+    assert summary["answer_accuracy"] >= HEADLINE_FLOOR, f"see {out / 'report.md'}"
+
+
+HEADLINE_FLOOR = 0.66  # measured 0.75 (9 of 12) on 2026-11-27; the README lists the three that fail
