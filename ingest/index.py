@@ -120,6 +120,8 @@ def ingest_paths(
             emit(FileResult(str(path), "skipped", str(exc)))
         except OSError as exc:
             emit(FileResult(str(path), "skipped", f"cannot read file: {exc.strerror or exc}"))
+        except Exception as exc:  # a parser or chunker failing on one file must not stop the rest
+            emit(FileResult(str(path), "skipped", f"could not be read ({type(exc).__name__}: {exc})"))
         if sum(len(c) for _, c, _ in pending) >= settings.embed_batch * 4:
             flush()
         bar.update(1)

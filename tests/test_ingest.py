@@ -89,3 +89,41 @@ def test_retrieval_finds_the_right_article(engine):
     assert hits[0].chunk.source.endswith(QINGHAI)
     hits = engine.retrieve("Who led the delegation to Naqu?")
     assert hits[0].chunk.source.endswith(NAQU)
+
+
+def test_a_file_that_breaks_the_parser_is_reported_and_the_rest_goes_in(fresh, monkeypatch):
+    """Issue 8: an error other than a load error (a pypdf limit, a chunker bug) used to abort the run."""
+    import ingest.index
+
+    engine, data = fresh
+    real = ingest.index.chunk_article
+
+    def chunk(article, *args):
+        if article.source.endswith(NAQU):
+            raise ValueError("chunker produced text that is not in the article")
+        return real(article, *args)
+
+    monkeypatch.setattr(ingest.index, "chunk_article", chunk)
+    report = engine.ingest(progress=False)
+    assert report.counts == {"added": 1, "skipped": 1}
+    [bad] = [r for r in report.results if r.status == "skipped"]
+    assert bad.path.endswith(NAQU) and "ValueError" in bad.reason
+    assert engine.store.articles()[0]["source"].endswith(QINGHAI)
+
+
+def test_the_research_papers_with_repeated_passages_go_in(settings, tmp_path):
+    """Issue 8: PAL and meaning_of_prompt repeat passages; one duplicate id used to abort the run."""
+    from conftest import ROOT
+
+    pdfs = ROOT.parent / "shared" / "corpus-pdf"
+    if not pdfs.exists():
+        pytest.skip("shared/corpus-pdf is not beside the checkout")
+    engine = Engine(settings.replace(store_dir=tmp_path / "chroma", data_dir=pdfs))
+    report = engine.ingest([pdfs / "PAL.pdf", pdfs / "roberta.pdf"], progress=False)
+    assert report.counts == {"added": 2}, report.summary()
+    titles = {m["title"] for m in engine.store.articles()}
+    assert titles == {"PAL: Program-aided Language Models", "RoBERTa: A Robustly Optimized BERT Pretraining Approach"}
+    import re
+
+    stamp = re.compile(r"arXiv:\d{4}\.\d{4,5}v\d+\s*\[")  # the side stamp, not a reference to a preprint
+    assert not any(stamp.search(c.text) or "\ufb01" in c.text for c in engine.store.chunks())
