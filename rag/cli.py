@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # StoreError, GeneratorError, ModelFileError, ModelMissing
         print(f"rag: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a missing or unreadable file named on the command line or in settings
+        print(f"rag: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"rag: {exc}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -53,3 +53,16 @@ def test_unreachable_openai_server_is_a_clear_error(ingested):
         env_extra={"RAG_OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, settings=ingested,
     )
     assert result.returncode == 1 and "Cannot reach the OpenAI-compatible server" in result.stderr
+
+
+def test_a_missing_question_file_is_one_line_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "eval", "--set", str(tmp_path / "nope.jsonl")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "nope.jsonl" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
