@@ -167,13 +167,13 @@ class Engine:
         yield done(checked)
 
     def _signals(self, question: str, hits: Sequence[Hit], checked: Verified) -> dict[str, float]:
-        """What the answerability decision sees of a verified answer (rag.answerable)."""
+        """What the answerability decision sees of a verified answer (rag.answerable); the best
+        dense score is already among the signals, from retrieval."""
         cited = {c.chunk_id for c in checked.citations}
         evidence = "\n".join(f"{h.chunk.header}\n{h.chunk.text}" for h in hits if h.chunk.id in cited)
         quotes = [c.quote for c in checked.citations]
         q, *vectors = self.embedder.embed([question, *quotes])
         out = {
-            "dense": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),
             "coverage": coverage(question, evidence),
             "quote_coverage": max(coverage(question, quote) for quote in quotes),
             "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),

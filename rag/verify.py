@@ -69,8 +69,8 @@ def answers_question(question: str, answer: str) -> bool:
         return True
     answer = _MARKER.sub("", answer)
     if _QUANTITY.search(question):
-        answer = _DATE_PHRASE.sub(" ", answer)
-    return bool(number_values(answer, months=False) if _QUANTITY.search(question) else number_values(answer))
+        return bool(number_values(_DATE_PHRASE.sub(" ", answer), months=False))
+    return bool(number_values(answer))
 
 
 def verify(answer: str, hits: Sequence[Hit], question: str = "") -> Verified:
