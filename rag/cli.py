@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 from rag.settings import BACKENDS, Settings
+from rag.text import printable
 
-EXIT_USAGE = 2
+# Exit codes (README, "Command line"): 0 done; 1 the store, the model, the backend or a file
+# failed; 2 bad input or settings; 130 interrupted.
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,17 +21,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.run(args, settings) or 0
-    except ValueError as exc:
-        print(f"rag: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return _fail(args, "interrupted", "interrupted", EXIT_INTERRUPTED)
+    except ValueError as exc:
+        return _fail(args, str(exc), "bad_input", EXIT_USAGE)
     except RuntimeError as exc:  # StoreError, GeneratorError, ModelFileError, ModelMissing
-        print(f"rag: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, str(exc), _code(exc), EXIT_FAILED)
     except OSError as exc:  # a missing or unreadable file named on the command line or in settings
-        print(f"rag: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"rag: {exc}", file=sys.stderr)
-        return 1
+        message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        return _fail(args, message, "file", EXIT_FAILED)
+
+
+def _code(exc: Exception) -> str:
+    """A stable error code for --json output, from the kind of failure."""
+    return {
+        "StoreError": "store",
+        "GeneratorError": "backend",
+        "ModelFileError": "model",
+    }.get(type(exc).__name__, "failed")
+
+
+def _fail(args, message: str, code: str, status: int) -> int:
+    """One line on stderr; with --json also one JSON object on stdout, so a script always gets one."""
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message, "code": code, "exit": status}))
+    print(f"rag: {printable(message)}", file=sys.stderr)
+    return status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,7 +112,7 @@ def cmd_ingest(args, settings: Settings) -> int:
     report = engine.ingest(args.paths or None, prune=args.prune, rebuild=args.rebuild, progress=not args.quiet)
     for r in report.results:
         if r.status == "skipped":
-            print(f"skipped {r.path}: {r.reason}", file=sys.stderr)
+            print(printable(f"skipped {r.path}: {r.reason}"), file=sys.stderr)
     print(report.summary())
     return 0
 
@@ -129,10 +147,10 @@ def cmd_chat(args, settings: Settings) -> int:
         try:
             result = engine.answer(question, history)
         except ValueError as exc:
-            print(f"rag: {exc}")
+            print(f"rag: {printable(str(exc))}")
             continue
         if result.searched != question:
-            print(f"(searched: {result.searched})")
+            print(printable(f"(searched: {result.searched})"))
         _print_answer(result)
         history.append((question, result.text))
 
@@ -145,7 +163,7 @@ def cmd_status(args, settings: Settings) -> int:
         print(json.dumps(status))
     else:
         for key, value in status.items():
-            print(f"{key.replace('_', ' ')}: {value}")
+            print(printable(f"{key.replace('_', ' ')}: {value}"))
     return 0
 
 
@@ -174,14 +192,15 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def _print_answer(result) -> None:
-    print(result.text)
+    """The answer, its citations and quotes: article and model text, so through `printable`."""
+    lines = [result.text]
     for c in result.citations:
         where = f"{c.title}" + (f", {c.date}" if c.date else "")
-        print(f"  [{c.n}] {where} — {Path(c.source).name} chars {c.start}-{c.end}\n      \"{c.quote}\"")
+        lines.append(f"  [{c.n}] {where} — {Path(c.source).name} chars {c.start}-{c.end}\n      \"{c.quote}\"")
     if result.refused and result.hits:
-        print("  Closest passages:")
-        for h in result.hits[:3]:
-            print(f"    - {h.chunk.title}: {h.chunk.text[:120].strip()}…")
+        lines.append("  Closest passages:")
+        lines += [f"    - {h.chunk.title}: {h.chunk.text[:120].strip()}…" for h in result.hits[:3]]
+    print(printable("\n".join(lines)))
 
 
 if __name__ == "__main__":

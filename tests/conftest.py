@@ -49,3 +49,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_ui(env: dict, log: Path, host: str = "127.0.0.1", args: tuple[str, ...] = ("--no-ingest",)):
+    """`rag ui` in a subprocess, as a user starts it; returns (process, url) once it answers."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ui", "--host", host, "--port", str(port), *args],
+            env={**os.environ, **env}, stdout=out, stderr=out,
+        )
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    for _ in range(240):
+        if proc.poll() is not None:
+            pytest.fail(f"`rag ui` exited with {proc.returncode}; see {log}")
+        try:
+            if httpx.get(url, timeout=1).status_code in (200, 401):
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail(f"the chat page did not start; see {log}")
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except Exception:  # noqa: BLE001 - a page that will not stop is killed
+        proc.kill()

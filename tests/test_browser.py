@@ -1,13 +1,9 @@
 """The chat page in a real headless Chromium: ask, watch the answer stream, click a citation."""
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port
+from conftest import ROOT, start_ui, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 CHROMIUM = "/usr/bin/chromium"
@@ -18,33 +14,10 @@ OUT = ROOT / "test-output" / "browser"
 def page_url(engine, settings):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    port = free_port()
-    env = {
-        **os.environ,
-        "RAG_STORE_DIR": str(settings.store_dir),
-        "RAG_DATA_DIR": str(settings.data_dir),
-        "RAG_UI_PORT": str(port),
-    }
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "ui.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "ui", "--no-ingest"], env=env, stdout=log, stderr=log
-        )
-    import httpx
-
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(240):
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the chat page did not start; see test-output/browser/ui.log")
+    env = {"RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)}
+    proc, url = start_ui(env, OUT / "ui.log")
     yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 def test_ask_and_click_a_citation(page_url):

@@ -4,7 +4,7 @@ import pytest
 
 from rag.types import Answer, Chunk, Citation, Hit
 from ui.app import Handlers
-from ui.render import answer_html, highlight, sources_html
+from ui.render import answer_html, error_html, highlight, safe_text, sources_html
 
 QUESTION = "How much aid money has Zhejiang given Qinghai since 2010?"
 
@@ -32,8 +32,8 @@ def test_streams_then_renders_links_and_sources(handlers):
 
 def test_streaming_shows_partial_text_with_llm(handlers):
     steps = run(handlers, "Who led the delegation to Naqu?", backend="llamacpp")
-    partial = [s[0][-1]["content"] for s in steps[:-1]]
-    assert any(p.endswith("▍") for p in partial) and len(partial) > 3
+    partial = [s[0][-1]["content"] for s in steps[1:-1]]
+    assert len(partial) > 3 and all('class="draft"' in p and "not yet checked" in p for p in partial)
     assert "Zhu Congjiu" in steps[-1][0][-1]["content"]
 
 
@@ -75,18 +75,67 @@ def test_upload_and_delete(handlers, tmp_path):
     again = handlers.upload([str(good)])
     assert "| ferry.md | unchanged |" in again
     doc_id = next(v for label, v in handlers.article_choices() if label.startswith("Ferry news"))
-    assert "Removed **Ferry news**" in handlers.delete(doc_id)
+    assert "Deleted **Ferry news**" in handlers.delete(doc_id)
     assert "Ferry news" not in [row[0] for row in handlers.articles_table()]
+    assert not (handlers.uploads / "ferry.md").exists()  # delete deletes: it cannot come back
     assert "Pick an article" in handlers.delete(None)
-    (handlers.engine.settings.data_dir / "uploads" / "ferry.md").unlink()
-    (handlers.engine.settings.data_dir / "uploads" / "broken.pdf").unlink()
+    (handlers.uploads / "broken.pdf").unlink()
+
+
+def test_uploads_are_checked_before_they_are_copied(handlers, tmp_path):
+    huge = tmp_path / "huge.txt"
+    with open(huge, "wb") as f:
+        f.truncate((handlers.engine.settings.max_upload_mb + 1) * 1024 * 1024)  # sparse: no disk used
+    hidden = tmp_path / ".notes.txt"
+    hidden.write_text("Hidden\n\nSome text here.\n")
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ")
+    out = handlers.upload([str(huge), str(hidden), str(exe)])
+    assert "| huge.txt | refused: 51 MB is over the 50 MB limit" in out
+    assert "| .notes.txt | refused: hidden" in out and "| tool.exe | refused: not one of" in out
+    assert not any((handlers.uploads / n).exists() for n in ("huge.txt", ".notes.txt", "tool.exe"))
+
+
+def test_a_second_upload_with_the_same_name_keeps_the_first(handlers, tmp_path):
+    first, second = tmp_path / "a" / "tide.txt", tmp_path / "b" / "tide.txt"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    first.write_text("Tide report one\n\nThe spring tide reached 4.1 metres at the harbour.\n")
+    second.write_text("Tide report two\n\nThe neap tide reached 2.3 metres at the harbour.\n")
+    handlers.upload([str(first)])
+    out = handlers.upload([str(second)])
+    assert "| tide &#40;2&#41;.txt | added |" in out
+    titles = [row[0] for row in handlers.articles_table()]
+    assert "Tide report one" in titles and "Tide report two" in titles
+    for label, doc_id in handlers.article_choices():
+        if label.startswith("Tide report"):
+            handlers.delete(doc_id)
+    assert not list(handlers.uploads.glob("tide*"))
+
+
+def test_deleting_an_article_that_is_not_an_upload_keeps_its_file(handlers, tmp_path):
+    own = handlers.engine.settings.data_dir / "keep-me.txt"
+    own.write_text("Kept report\n\nThe lighthouse was repainted white in June.\n")
+    handlers.engine.ingest([own], progress=False)
+    doc_id = next(v for label, v in handlers.article_choices() if label.startswith("Kept report"))
+    assert "stays on disk" in handlers.delete(doc_id)
+    assert own.exists()
+    own.unlink()
 
 
 def test_render_escapes_and_highlights():
     c = Chunk("c1", "d", 0, "<T>", None, "/x.txt", "a <b> quote here.", 10, 27)
     cit = Citation(1, "d", "<T>", None, "/x.txt", "c1", "quote here.", 16, 27)
     ans = Answer("q", "It is <b> [1].", (cit,), False, (Hit(c, 0.1, 0.5),))
-    assert "&lt;b&gt;" in answer_html(ans) and 'href="#cite-1"' in answer_html(ans)
+    assert "&#60;b&#62;" in answer_html(ans) and 'href="#cite-1"' in answer_html(ans)
     panel = sources_html(ans, lambda source: None)
-    assert '<mark class="quote">quote here.</mark>' in panel and "&lt;T&gt;" in panel
+    assert '<mark class="quote">quote here.</mark>' in panel and "&#60;T&#62;" in panel
     assert highlight("abc", 5, 9) == "abc"  # a bad span marks nothing rather than something wrong
+
+
+def test_untrusted_text_carries_no_markup():
+    planted = '[x](javascript:alert(1)) ![](http://h/?q=1) <img src=x onerror=alert(2)> $$x$$ "a" [2]'
+    ans = Answer("q", planted + " [1].", (), False, ())
+    assert error_html(planted) == f'<div class="error">{safe_text(planted)}</div>'
+    assert "[" not in safe_text(planted) and "(" not in safe_text(planted) and "<" not in safe_text(planted)
+    assert answer_html(ans).count("<a ") == 2  # the [2] and [1] markers it built, nothing planted

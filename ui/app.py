@@ -6,7 +6,6 @@ Blocks layout only wires them to components.
 
 from __future__ import annotations
 
-import html
 import shutil
 import sys
 from functools import lru_cache
@@ -15,7 +14,8 @@ from pathlib import Path
 from rag.engine import Engine, get_engine
 from rag.settings import BACKENDS, Settings
 from rag.types import Answer
-from ui.render import answer_html, error_html, sources_html
+from ui.guard import HostOriginGuard, allowed_hosts, is_loopback, parse_auth
+from ui.render import answer_html, draft_html, error_html, safe_text, sources_html
 
 EXAMPLES = [
     "How much aid money has Zhejiang given Qinghai since 2010?",
@@ -23,7 +23,8 @@ EXAMPLES = [
     "Which areas of cooperation did Wang Guosheng propose?",
     "What did the delegation visit during the investigation in Naqu?",
 ]
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
+QUEUE_SIZE = 32
 
 
 class Handlers:
@@ -34,7 +35,7 @@ class Handlers:
 
     def respond(self, message: str, chat: list[dict], pairs: list, k: int, backend: str, temperature: float):
         """Stream one answer. Yields (chat, sources_html, pairs, textbox) after each piece."""
-        chat = [*chat, {"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
+        chat = [*chat, {"role": "user", "content": safe_text(message)}, {"role": "assistant", "content": "…"}]
         try:
             stream = self.engine.stream(
                 message, pairs, k=int(k), backend=backend, temperature=float(temperature)
@@ -47,7 +48,7 @@ class Handlers:
                     yield list(chat), sources, [*pairs, (message, item.text)], ""
                     return
                 text += item
-                chat[-1] = {"role": "assistant", "content": html.escape(text) + " ▍"}
+                chat[-1] = {"role": "assistant", "content": draft_html(text)}
                 yield list(chat), "", pairs, ""
         except (ValueError, RuntimeError) as exc:  # bad input, model missing, server down
             chat[-1] = {"role": "assistant", "content": error_html(str(exc))}
@@ -63,17 +64,24 @@ class Handlers:
         return [(f"{m.get('title', '')} ({Path(m.get('source', '')).name})", m["doc_id"]) for m in self.engine.store.articles()]
 
     def upload(self, files: list | None, progress=None) -> str:
-        """Copy uploads into data/uploads (so they survive a re-ingest) and index them."""
+        """Check each upload, copy it into data/uploads (so it survives a re-ingest), index it.
+
+        A file is refused before it is copied when it is too large, hidden or of another type;
+        a different file with the name of an earlier upload is saved beside it, never over it."""
         if not files:
             return "Choose one or more .txt, .md, .html or .pdf files first."
-        target = Path(self.engine.settings.data_dir) / "uploads"
+        target = self.uploads
         target.mkdir(parents=True, exist_ok=True)
-        paths = []
+        limit = self.engine.settings.max_upload_mb
+        paths, refused = [], []
         for f in files:
             src = Path(getattr(f, "name", f))
-            dest = target / src.name
-            shutil.copyfile(src, dest)
-            paths.append(dest)
+            name = Path(getattr(f, "orig_name", None) or src.name).name
+            reason = _upload_problem(src, name, limit)
+            if reason:
+                refused.append(f"| {safe_text(name)} | refused: {safe_text(reason)} | 0 |")
+                continue
+            paths.append(_place(src, target / name))
         done: list = []
 
         def on_file(result):
@@ -81,25 +89,64 @@ class Handlers:
             if progress is not None:
                 progress(len(done) / len(paths), desc=f"Indexed {Path(result.path).name}")
 
-        report = self.engine.ingest(paths, progress=False, on_file=on_file)
+        report = self.engine.ingest(paths, progress=False, on_file=on_file) if paths else None
         rows = [
-            f"| {Path(r.path).name} | {r.status}{': ' + r.reason if r.reason else ''} | {r.chunks} |"
-            for r in report.results
+            f"| {safe_text(Path(r.path).name)} | {r.status}{': ' + safe_text(r.reason) if r.reason else ''} | {r.chunks} |"
+            for r in (report.results if report else [])
         ]
-        return "| file | result | chunks |\n|---|---|---|\n" + "\n".join(rows) + f"\n\n{report.summary()}"
+        summary = report.summary() if report else "Nothing indexed."
+        return "| file | result | chunks |\n|---|---|---|\n" + "\n".join(refused + rows) + f"\n\n{summary}"
+
+    @property
+    def uploads(self) -> Path:
+        return Path(self.engine.settings.data_dir) / "uploads"
 
     def delete(self, doc_id: str | None) -> str:
+        """Remove an article from the index; an uploaded article's file goes too, so it stays gone."""
         if not doc_id:
             return "Pick an article to delete."
         known = {m["doc_id"]: m for m in self.engine.store.articles()}
         if doc_id not in known:
             return "That article is no longer in the index."
+        source = Path(known[doc_id].get("source", ""))
+        title, name = safe_text(known[doc_id].get("title", "")), safe_text(source.name)
+        uploaded = source.parent.resolve() == self.uploads.resolve()
+        if uploaded:
+            source.unlink(missing_ok=True)  # the file first: a crash after it cannot bring the article back
         self.engine.delete_article(doc_id)
-        name = Path(known[doc_id].get("source", "")).name
+        if uploaded:
+            return f"Deleted **{title}**: its uploaded file {name} and its passages are gone."
         return (
-            f"Removed **{known[doc_id].get('title', '')}** from the index. The file {name} is "
-            "untouched: remove it from the data folder too, or the next ingest adds it again."
+            f"Removed **{title}** from the index. The file {name} is not an upload, so it stays on disk: "
+            "remove it from the data folder too, or the next ingest adds it again."
         )
+
+
+def _upload_problem(src: Path, name: str, limit_mb: int) -> str | None:
+    """Why an upload is refused before it is copied, or None."""
+    if name.startswith(".") or not name.strip():
+        return "hidden or unnamed files are not indexed"
+    if Path(name).suffix.lower() not in UPLOAD_TYPES:
+        return f"not one of {', '.join(UPLOAD_TYPES)}"
+    try:
+        size = src.stat().st_size
+    except OSError as exc:
+        return f"cannot read the upload ({exc.strerror})"
+    if size > limit_mb * 1024 * 1024:
+        return f"{size / 1024 / 1024:.0f} MB is over the {limit_mb} MB limit (RAG_MAX_UPLOAD_MB)"
+    return None
+
+
+def _place(src: Path, dest: Path) -> Path:
+    """Copy src to dest, or beside it as "name (2).ext" when dest holds a different file."""
+    n = 1
+    while dest.exists():
+        if dest.read_bytes() == src.read_bytes():
+            return dest
+        n += 1
+        dest = dest.with_name(f"{dest.stem.rsplit(' (', 1)[0]} ({n}){dest.suffix}")
+    shutil.copyfile(src, dest)
+    return dest
 
 
 def build(engine: Engine):
@@ -111,7 +158,12 @@ def build(engine: Engine):
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Answers", height=480, elem_id="chat", sanitize_html=False)
+                    # Bubbles hold only markup built by ui.render around inert text; Markdown
+                    # and LaTeX stay off and Gradio's sanitiser stays on, in case that ever slips.
+                    chatbot = gr.Chatbot(
+                        label="Answers", height=480, elem_id="chat", sanitize_html=True,
+                        render_markdown=False, latex_delimiters=[], allow_tags=False,
+                    )
                     with gr.Row():
                         box = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False, scale=5, elem_id="question")
                         send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
@@ -126,11 +178,12 @@ def build(engine: Engine):
             pairs = gr.State([])
             inputs = [box, chatbot, pairs, k, backend, temperature]
             outputs = [chatbot, sources, pairs, box]
-            send.click(h.respond, inputs, outputs, concurrency_limit=1, concurrency_id="generate")
-            box.submit(h.respond, inputs, outputs, concurrency_limit=1, concurrency_id="generate")
-            clear.click(lambda: ([], "", []), None, [chatbot, sources, pairs])
+            # One public API endpoint, "ask"; everything else serves the page only.
+            send.click(h.respond, inputs, outputs, concurrency_limit=1, concurrency_id="generate", api_name="ask")
+            box.submit(h.respond, inputs, outputs, concurrency_limit=1, concurrency_id="generate", api_visibility="private")
+            clear.click(lambda: ([], "", []), None, [chatbot, sources, pairs], api_visibility="private")
         with gr.Tab("Articles") as tab:
-            table = gr.Dataframe(headers=["title", "date", "chunks", "file"], value=h.articles_table, interactive=False)
+            table = gr.Dataframe(headers=["title", "date", "chunks", "file"], interactive=False)
             files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".html", ".htm", ".pdf"], label="Add articles")
             add = gr.Button("Index uploaded files")
             result = gr.Markdown()
@@ -144,35 +197,72 @@ def build(engine: Engine):
             def refresh():
                 return h.articles_table(), gr.update(choices=h.article_choices(), value=None)
 
-            add.click(upload, files, result).then(refresh, None, [table, pick])
-            remove.click(h.delete, pick, result).then(refresh, None, [table, pick])
-            tab.select(refresh, None, [table, pick])
+            private = {"api_visibility": "private"}
+            add.click(upload, files, result, **private).then(refresh, None, [table, pick], **private)
+            remove.click(h.delete, pick, result, **private).then(refresh, None, [table, pick], **private)
+            tab.select(refresh, None, [table, pick], **private)
+            demo.load(refresh, None, [table, pick], **private)
     return demo
 
 
+def app(settings: Settings, engine: Engine):
+    """The page as an ASGI app: Gradio mounted behind the Host/Origin guard (ui.guard).
+
+    Served by uvicorn directly rather than `Blocks.launch`, so no share tunnel can open
+    (GRADIO_SHARE is never read) and the guard sees every request first."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    auth = parse_auth(settings.ui_auth, required=not is_loopback(settings.ui_host))
+    demo = build(engine)
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    hosts = allowed_hosts(settings.ui_host, settings.ui_allowed_hosts.split(","))
+    root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    root = gr.mount_gradio_app(
+        root, demo, path="/", auth=auth, footer_links=[], show_error=False, run_history=False,
+        max_file_size=f"{settings.max_upload_mb}mb", css=CSS, head=HEAD, mcp_server=False,
+        server_name=settings.ui_host, server_port=settings.ui_port,
+    )
+    _limit_per_client(demo, settings.ui_queue_per_client)
+    root.add_middleware(HostOriginGuard, hosts=hosts)
+    return root
+
+
 def launch(settings: Settings, ingest: bool = True) -> int:
-    if settings.ui_host not in LOOPBACK and ":" not in settings.ui_auth:
-        raise ValueError(
-            f"Binding the page to {settings.ui_host} exposes it to the network: set "
-            "RAG_UI_AUTH=user:password (or bind to 127.0.0.1)."
-        )
+    import uvicorn
+
+    parse_auth(settings.ui_auth, required=not is_loopback(settings.ui_host))  # fail before the ingest
     engine = get_engine(settings)
     if ingest:
         print(engine.ingest(progress=True).summary(), file=sys.stderr)
-    demo = build(engine)
-    demo.queue(default_concurrency_limit=1, max_size=64)
-    auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_host not in LOOPBACK else None
-    print(f"Chat page: http://{settings.ui_host}:{settings.ui_port}", file=sys.stderr)
-    demo.launch(
-        server_name=settings.ui_host,
-        server_port=settings.ui_port,
-        auth=auth,
-        css=CSS,
-        head=HEAD,
-        footer_links=[],
-        show_error=False,
-    )
+    asgi = app(settings, engine)
+    shown = f"[{settings.ui_host}]" if ":" in settings.ui_host else settings.ui_host
+    print(f"Chat page: http://{shown}:{settings.ui_port}", file=sys.stderr)
+    uvicorn.run(asgi, host=settings.ui_host.strip("[]"), port=settings.ui_port, log_level="warning")
     return 0
+
+
+def _limit_per_client(demo, most: int) -> None:
+    """At most `most` questions waiting per client (user name, else address), so one client
+    cannot fill the queue that everyone shares. Gradio has no such setting; this wraps the
+    queue's own admission step and answers the way a full queue does."""
+    queue = demo._queue
+    push = queue.push
+
+    def who(request, username):
+        return username or (request.client.host if request is not None and request.client else "?")
+
+    async def limited(body, request, username):
+        mine = who(request, username)
+        waiting = sum(
+            1 for q in queue.event_queue_per_concurrency_id.values() for e in q.queue
+            if who(e.request, e.username) == mine
+        )
+        if waiting >= most:
+            return False, f"You already have {waiting} questions waiting; ask again when they are answered.", "queue_full"
+        return await push(body, request, username)
+
+    queue.push = limited
 
 
 @lru_cache(maxsize=64)

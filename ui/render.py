@@ -1,12 +1,12 @@
 """HTML for the chat page: answers with clickable markers, source cards with the quote marked.
 
 Pure functions of an `Answer` (plus the article text for the full-article view), so they are
-tested without a browser. Everything from an article or a model is escaped.
+tested without a browser. Everything from an article, a model or a user goes through
+`safe_text`, so the markup in a bubble is only the markup built here.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,19 +14,32 @@ from pathlib import Path
 from rag.types import Answer, Citation, Hit
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# Characters that Markdown, autolinking or LaTeX could act on, written as character references:
+# a planted "[x](javascript:...)" or "![](http://host/?q=...)" then shows as the text it is.
+_INERT = str.maketrans({c: f"&#{ord(c)};" for c in "[]()!*_`~#|\\$:{}<>&\"'="})
+
+
+def safe_text(text: str) -> str:
+    """Untrusted text as inert HTML: escaped, and with nothing a Markdown renderer would parse."""
+    return text.translate(_INERT)
+
+
+def draft_html(text: str) -> str:
+    """The model's text while it streams: marked as a draft, since it is not yet verified."""
+    return f'<div class="draft"><span class="draft-label">Draft, not yet checked:</span> {safe_text(text)} ▍</div>'
 
 
 def answer_html(answer: Answer) -> str:
     """The answer bubble: each `[n]` becomes a link to source card n."""
     if answer.refused:
-        body = f'<div class="refusal">⚠ {html.escape(answer.text)}</div>'
+        body = f'<div class="refusal">⚠ {safe_text(answer.text)}</div>'
     else:
-        body = _MARKER.sub(
-            lambda m: f'<a class="cite" href="#cite-{m.group(1)}" title="Show source {m.group(1)}">[{m.group(1)}]</a>',
-            html.escape(answer.text),
+        body = "".join(
+            f'<a class="cite" href="#cite-{piece}" title="Show source {piece}">[{piece}]</a>' if i % 2 else safe_text(piece)
+            for i, piece in enumerate(_MARKER.split(answer.text))
         )
     if answer.searched and answer.searched != answer.question:
-        body += f'<div class="searched">Searched: {html.escape(answer.searched)}</div>'
+        body += f'<div class="searched">Searched: {safe_text(answer.searched)}</div>'
     return body
 
 
@@ -43,17 +56,17 @@ def sources_html(answer: Answer, article_text: Callable[[str], str | None]) -> s
 
 
 def error_html(message: str) -> str:
-    return f'<div class="error">{html.escape(message)}</div>'
+    return f'<div class="error">{safe_text(message)}</div>'
 
 
 def highlight(text: str, start: int, end: int) -> str:
     """Escape text and wrap text[start:end] in <mark>; out-of-range spans mark nothing."""
     if not 0 <= start < end <= len(text):
-        return html.escape(text)
+        return safe_text(text)
     return (
-        html.escape(text[:start])
-        + f'<mark class="quote">{html.escape(text[start:end])}</mark>'
-        + html.escape(text[end:])
+        safe_text(text[:start])
+        + f'<mark class="quote">{safe_text(text[start:end])}</mark>'
+        + safe_text(text[end:])
     )
 
 
@@ -63,7 +76,7 @@ def _card(c: Citation, hit: Hit | None, full_text: str | None) -> str:
         chunk = hit.chunk
         passage = highlight(chunk.text, c.start - chunk.start, c.end - chunk.start)
     else:
-        passage = f'<mark class="quote">{html.escape(c.quote)}</mark>'
+        passage = f'<mark class="quote">{safe_text(c.quote)}</mark>'
     article = ""
     if full_text is not None and full_text[c.start : c.end] == c.quote:
         article = (
@@ -72,7 +85,7 @@ def _card(c: Citation, hit: Hit | None, full_text: str | None) -> str:
         )
     return (
         f'<div class="source-card" id="cite-{c.n}"><div class="source-head"><b>[{c.n}]</b> '
-        f"{html.escape(c.title)}</div><div class=\"source-meta\">{html.escape(meta)} · chars {c.start}–{c.end}</div>"
+        f"{safe_text(c.title)}</div><div class=\"source-meta\">{safe_text(meta)} · chars {c.start}–{c.end}</div>"
         f'<div class="passage">{passage}</div>{article}</div>'
     )
 
@@ -80,7 +93,7 @@ def _card(c: Citation, hit: Hit | None, full_text: str | None) -> str:
 def _related(i: int, h: Hit) -> str:
     meta = " · ".join(x for x in (h.chunk.date, Path(h.chunk.source).name) if x)
     return (
-        f'<div class="source-card related"><div class="source-head">{i}. {html.escape(h.chunk.title)}</div>'
-        f'<div class="source-meta">{html.escape(meta)}</div>'
-        f'<div class="passage">{html.escape(h.chunk.text)}</div></div>'
+        f'<div class="source-card related"><div class="source-head">{i}. {safe_text(h.chunk.title)}</div>'
+        f'<div class="source-meta">{safe_text(meta)}</div>'
+        f'<div class="passage">{safe_text(h.chunk.text)}</div></div>'
     )
