@@ -66,3 +66,34 @@ def test_a_missing_question_file_is_one_line_not_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "nope.jsonl" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_json_failures_are_one_json_object_with_a_code(ingested):
+    empty = rag("ask", "  ", "--json", settings=ingested)
+    assert empty.returncode == 2 and json.loads(empty.stdout) == {
+        "error": "The question is empty: ask something about the articles.", "code": "bad_input", "exit": 2,
+    }
+    down = rag(
+        "ask", "Who led the delegation to Naqu?", "--json", "--backend", "openai",
+        env_extra={"RAG_OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, settings=ingested,
+    )
+    assert down.returncode == 1 and json.loads(down.stdout)["code"] == "backend"
+    store = rag("status", "--json", env_extra={"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": "9"}, settings=ingested)
+    assert store.returncode == 1 and json.loads(store.stdout)["code"] == "store"
+    assert "Traceback" not in down.stderr + store.stderr
+
+
+def test_article_text_reaches_the_terminal_without_control_characters(ingested, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "bell.txt").write_text(
+        "Lighthouse \x1b]0;pwned\x07news\n\nThe lighthouse keeper \x1b[2J\x1b[31mrang the bell\r at dawn on Monday.\n",
+        encoding="utf-8",
+    )
+    env = {"RAG_STORE_DIR": str(tmp_path / "store"), "RAG_DATA_DIR": str(data)}
+    assert rag("ingest", "--quiet", env_extra=env, settings=ingested).returncode == 0
+    result = rag("ask", "When did the lighthouse keeper ring the bell?", "--backend", "extractive",
+                 env_extra=env, settings=ingested)
+    assert result.returncode == 0 and "rang the bell" in result.stdout
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\x07" not in result.stdout
+    assert "\\x1b[31m" in result.stdout  # shown as an escape, not acted on

@@ -91,3 +91,19 @@ def test_a_compound_question_is_answered_once_from_both_articles(engine):
 def _source_text(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def test_an_abandoned_stream_does_not_keep_the_model(engine):
+    """A reader that takes one piece and walks away (a closed tab) must not block the next user."""
+    import threading
+
+    abandoned = engine.stream("Who led the delegation to Naqu?")
+    first = next(abandoned)
+    assert isinstance(first, str)
+    result = []
+    worker = threading.Thread(target=lambda: result.append(engine.answer("How much aid money has Zhejiang given Qinghai since 2010?")))
+    worker.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive(), "the abandoned stream still holds the model"
+    assert "848 million" in result[0].text
+    del abandoned

@@ -81,3 +81,40 @@ def test_misspelled_names_are_corrected_from_the_articles_vocabulary():
     assert index.correct("How many tourists visited Naqu?") == "How many tourists visited Naqu?"
     assert index.correct("Did Ortis visit?") == "Did Ortiz visit?"
     assert index.correct("Did Zxqwv visit?") == "Did Zxqwv visit?"
+
+
+def test_generation_runs_under_the_lock_in_a_worker_and_stops_when_the_reader_leaves():
+    import threading
+    import time
+
+    from rag.engine import Engine
+
+    engine = Engine.__new__(Engine)
+    engine._lock = threading.Lock()
+    produced = []
+
+    def pieces():
+        for i in range(1000):
+            produced.append(i)
+            time.sleep(0.002)
+            yield str(i)
+
+    reader = engine._exclusive(pieces())
+    assert next(reader) == "0"
+    reader.close()  # the reader leaves after one piece
+    for _ in range(500):
+        if engine._lock.acquire(blocking=False):
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the lock was not released")
+    engine._lock.release()
+    assert len(produced) < 1000  # the worker stopped early instead of generating everything
+
+    def failing():
+        yield "a"
+        raise RuntimeError("backend down")
+
+    with pytest.raises(RuntimeError, match="backend down"):
+        list(engine._exclusive(failing()))
+    assert not engine._lock.locked()
