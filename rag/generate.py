@@ -95,10 +95,13 @@ class OpenAIGenerator(_ChatGenerator):
         self._settings = settings
 
     def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
+        """Stream from `{base_url}/chat/completions`. The API key goes to that URL and nowhere
+        else: it is never logged, and never shown even if the server echoes it back."""
         import httpx
 
         url = settings.openai_base_url.rstrip("/") + "/chat/completions"
-        headers = {"Authorization": f"Bearer {settings.openai_api_key}"} if settings.openai_api_key else {}
+        key = settings.openai_api_key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = {
             "model": settings.openai_model,
             "messages": messages,
@@ -106,31 +109,42 @@ class OpenAIGenerator(_ChatGenerator):
             "temperature": settings.temperature,
             "max_tokens": settings.max_tokens,
         }
+        where = f"the OpenAI-compatible server at {settings.openai_base_url}"
         try:
-            with httpx.stream(
-                "POST", url, json=body, headers=headers, timeout=settings.request_timeout_s
-            ) as response:
+            with httpx.stream("POST", url, json=body, headers=headers, timeout=settings.request_timeout_s) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise GeneratorError(
-                        f"The server at {settings.openai_base_url} answered {response.status_code}: "
-                        f"{response.text[:300]}. Check RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY."
-                    )
+                    raise GeneratorError(_redact(
+                        f"{where[0].upper()}{where[1:]} answered {response.status_code}: {response.text[:300]}. "
+                        "Check RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY.", key,
+                    ))
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    choices = json.loads(data).get("choices") or [{}]
+                    try:
+                        choices = json.loads(data).get("choices") or [{}]
+                    except (ValueError, AttributeError) as exc:
+                        raise GeneratorError(f"{where[0].upper()}{where[1:]} sent a stream that is not JSON.") from exc
                     piece = (choices[0].get("delta") or {}).get("content")
                     if piece:
                         yield piece
-        except httpx.TransportError as exc:
+        except httpx.TimeoutException as exc:
             raise GeneratorError(
-                f"Cannot reach the OpenAI-compatible server at {settings.openai_base_url} ({exc}). "
-                "Start it (e.g. `ollama serve`) or set RAG_OPENAI_BASE_URL, or use --backend llamacpp."
+                f"{where[0].upper()}{where[1:]} did not answer within {settings.request_timeout_s:g} s "
+                "(RAG_REQUEST_TIMEOUT_S)."
             ) from exc
+        except httpx.TransportError as exc:
+            raise GeneratorError(_redact(
+                f"Cannot reach {where} ({exc}). "
+                "Start it (e.g. `ollama serve`) or set RAG_OPENAI_BASE_URL, or use --backend llamacpp.", key,
+            )) from exc
+
+
+def _redact(message: str, secret: str) -> str:
+    return message.replace(secret, "***") if secret else message
 
 
 class ExtractiveGenerator:

@@ -86,3 +86,26 @@ def stop(proc) -> None:
         proc.wait(timeout=30)
     except Exception:  # noqa: BLE001 - a page that will not stop is killed
         proc.kill()
+
+
+def start_chroma(path: Path, port: int):
+    """A Chroma server started the documented way (`chroma run`), once it answers."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(120):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail("chroma server did not start")
