@@ -2,7 +2,8 @@
 
 An article is unchanged when its content hash and chunking settings match what the store holds;
 then nothing is embedded. A changed article replaces its chunks. A file that cannot be read is
-skipped with its reason and the rest still goes in.
+skipped with its reason and the rest still goes in. Each batch of articles is written under the
+store's `pending` marker (rag.store), and what an interrupted run left is removed first.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class IngestReport:
     results: tuple[FileResult, ...] = ()
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    recovered: int = 0
+    """Articles an interrupted earlier run left half-written, removed before this run."""
 
     @property
     def chunks_written(self) -> int:
@@ -48,7 +51,8 @@ class IngestReport:
 
     def summary(self) -> str:
         parts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in STATUSES)
-        return f"Articles: {parts}. Chunks written: {self.chunks_written}. {self.seconds:.1f} s."
+        recovered = f" Cleared {self.recovered} half-written by an interrupted run." if self.recovered else ""
+        return f"Articles: {parts}. Chunks written: {self.chunks_written}. {self.seconds:.1f} s.{recovered}"
 
 
 def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileResult]]:
@@ -83,8 +87,10 @@ def ingest_paths(
     prune: bool = False,
     progress: bool = True,
     on_file: Callable[[FileResult], None] | None = None,
+    rebuilt: bool = False,
 ) -> IngestReport:
     t0 = time.perf_counter()
+    recovered = store.recover()
     files, results = find_files(paths)
     known = {m["doc_id"]: m for m in store.articles()}
     chunking = f"{settings.chunk_tokens}/{settings.overlap_tokens}"
@@ -99,8 +105,11 @@ def ingest_paths(
     def flush() -> None:
         texts = [embedding_text(c.header, c.text) for _, chunks, _ in pending for c in chunks]
         vectors = iter(embedder.embed(texts))
-        for article, chunks, status in pending:
+        store.set_pending(a.doc_id for a, _, _ in pending)  # a kill from here on is undone next run
+        for article, chunks, _ in pending:
             store.replace_article(article, chunks, [next(vectors) for _ in chunks], chunking)
+        store.set_pending(())
+        for article, chunks, status in pending:
             emit(FileResult(article.source, status, chunks=len(chunks), title=article.title))
         pending.clear()
 
@@ -110,6 +119,7 @@ def ingest_paths(
             article = load_article(path)
             old = known.get(article.doc_id)
             if old and old.get("content_hash") == article.content_hash and old.get("chunking") == chunking:
+                # known only from a complete write: recover() removed any half-written one
                 emit(FileResult(str(path), "unchanged", chunks=int(old.get("n_chunks", 0)), title=article.title))
             else:
                 chunks = chunk_article(article, settings.chunk_tokens, settings.overlap_tokens)
@@ -131,24 +141,27 @@ def ingest_paths(
 
     if prune:
         seen = {str(p) for p in files}
-        roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+        dirs = [p for p in paths if Path(p).is_dir()]
         gone = [
-            m
-            for m in known.values()
-            if m.get("source") not in seen
-            and any(Path(m.get("source", "")).is_relative_to(r) for r in roots)
-            and not Path(m.get("source", "")).exists()
+            m for m in articles_under(known.values(), dirs)
+            if m.get("source") not in seen and not Path(m.get("source", "")).exists()
         ]
         store.delete_articles(m["doc_id"] for m in gone)
         for m in gone:
             emit(FileResult(m["source"], "removed", title=m.get("title", "")))
 
     report = IngestReport(
-        tuple(results), time.perf_counter() - t0, dict(Counter(r.status for r in results))
+        tuple(results), time.perf_counter() - t0, dict(Counter(r.status for r in results)), len(recovered)
     )
-    if report.changed:
+    if report.changed or rebuilt:
         store.bump_generation()
     return report
+
+
+def articles_under(articles: Iterable[dict], paths: Iterable[Path]) -> list[dict]:
+    """The indexed articles whose source file is one of `paths` or inside one of them."""
+    roots = [Path(p).resolve() for p in paths]
+    return [m for m in articles if any(Path(m.get("source", "")).is_relative_to(r) for r in roots)]
 
 
 def _bar(total: int, enabled: bool):

@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", help="index articles (default: the data folder)")
     ing.add_argument("paths", nargs="*", type=Path, help="files or folders (default: data/)")
     ing.add_argument("--prune", action="store_true", help="remove indexed articles no longer on disk")
-    ing.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    ing.add_argument("--rebuild", action="store_true",
+                     help="drop what is indexed from PATHS (everything when none are given) and index it again")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
     ing.set_defaults(run=cmd_ingest)
 

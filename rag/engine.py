@@ -42,23 +42,30 @@ class Engine:
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, paths: Sequence[Path] | None = None, *, prune=False, rebuild=False, progress=True, on_file=None):
-        from ingest.index import ingest_paths
+        """Index files (default: the data folder). `rebuild` drops what is indexed from `paths`
+        first (everything when no paths are given). One writer at a time: see ChromaStore.writing."""
+        from ingest.index import articles_under, ingest_paths
 
-        if rebuild:
-            self.store.drop()
-        return ingest_paths(
-            self.store,
-            self.embedder,
-            self.settings,
-            list(paths or [self.settings.data_dir]),
-            prune=prune,
-            progress=progress,
-            on_file=on_file,
-        )
+        with self.store.writing():
+            if rebuild and paths:
+                self.store.delete_articles(m["doc_id"] for m in articles_under(self.store.articles(), paths))
+            elif rebuild:
+                self.store.drop()
+            return ingest_paths(
+                self.store,
+                self.embedder,
+                self.settings,
+                list(paths or [self.settings.data_dir]),
+                prune=prune,
+                progress=progress,
+                on_file=on_file,
+                rebuilt=rebuild,
+            )
 
     def delete_article(self, doc_id: str) -> None:
-        self.store.delete_articles([doc_id])
-        self.store.bump_generation()
+        with self.store.writing():
+            self.store.delete_articles([doc_id])
+            self.store.bump_generation()
 
     # -- retrieve -------------------------------------------------------------------------
     def retrieve(
@@ -126,6 +133,7 @@ class Engine:
         t1 = time.perf_counter()
         k = settings.k + (1 if len(parts) > 1 else 0)
         # Windows of one article that meet are merged, so take k passages from a deeper list.
+        exclude = exclude | self.store.pending()  # articles a crashed ingest left half-written
         hits = self.passages(self.retrieve(queries, 3 * k, exclude), settings)[:k]
         timings["retrieve_s"] = time.perf_counter() - t1
         signals: dict[str, float] = {

@@ -2,14 +2,26 @@
 
 We always pass our own vectors: chromadb's default embedding function would download a model.
 The collection's metadata records the embedding model and dimension (a mismatch is an error
-that says how to re-index) and a `generation` that changes on every write, so caches built
-from the collection (BM25) know when they are stale.
+that says how to re-index), a `generation` that changes on every write, so caches built
+from the collection (BM25) know when they are stale, and `pending`: the articles being written.
+
+Crash safety: an article's id goes into `pending` before any of its chunks are written and out
+after the last write. Readers leave pending articles out of every search, and the next writer
+deletes their chunks (`recover`) before it ingests, so an article killed half-way (between pages
+of a long article, or between an update's upsert and its delete) is absent, then re-added whole.
+The embedded store has one writer at a time (`writing`, a lock file); a Chroma server orders
+concurrent writes itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import sys
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 from rag.settings import Settings
 from rag.types import Article, Chunk
@@ -60,15 +72,66 @@ class ChromaStore:
 
     def generation(self) -> str:
         """Changes whenever the collection's content changes (read fresh: another process may write)."""
-        with _translate_errors(self):
-            meta = self.client.get_collection(self.settings.collection).metadata or {}
-        return str(meta.get("generation", ""))
+        return str(self._metadata().get("generation", ""))
 
     def bump_generation(self) -> None:
-        col = self.collection()
+        self._modify(generation=uuid.uuid4().hex)
+
+    def pending(self) -> frozenset[str]:
+        """Articles whose writing began and did not finish: not to be searched."""
+        return frozenset(filter(None, str(self._metadata().get("pending", "")).split(",")))
+
+    def set_pending(self, doc_ids: Iterable[str]) -> None:
+        self._modify(pending=",".join(sorted(set(doc_ids))))
+
+    def recover(self) -> list[str]:
+        """Delete what interrupted writes left (their articles are re-added by the ingest that
+        follows); returns their doc ids."""
+        left = sorted(self.pending())
+        if left:
+            self.delete_articles(left)
+            self.set_pending(())
+            self.bump_generation()
+        return left
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Hold the embedded store's write lock (no-op for a Chroma server): two processes
+        writing one embedded Chroma folder at once can corrupt it, so the second is refused."""
+        if self.settings.chroma_host:
+            yield
+            return
+        path = Path(self.settings.store_dir) / "write.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise StoreError(
+                    f"The store at {self.location} is busy: {holder} is writing to it. "
+                    "Wait for it to finish, then run this again."
+                ) from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"pid {os.getpid()} ({' '.join(sys.argv[:2]) or 'python'})")
+            lock.flush()
+            try:
+                yield
+            finally:
+                lock.truncate(0)
+
+    def _metadata(self) -> dict:
+        """The collection's metadata, read fresh (another process may have written)."""
+        self.collection()
         with _translate_errors(self):
-            meta = dict(self.client.get_collection(self.settings.collection).metadata or {})
-            meta["generation"] = uuid.uuid4().hex
+            return dict(self.client.get_collection(self.settings.collection).metadata or {})
+
+    def _modify(self, **changes) -> None:
+        col = self.collection()
+        meta = self._metadata() | changes
+        with _translate_errors(self):
             col.modify(metadata=meta)
 
     def drop(self) -> None:

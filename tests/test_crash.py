@@ -1,0 +1,113 @@
+"""Crash safety of ingest: kill -9 at chosen writes, rerun, and compare with a clean build.
+
+An article is either fully in the store or absent (and not searched) until the next run puts it
+back whole: mid-article for an article of more than 1,000 chunks (Chroma pages of 1,000), and
+mid-update (after the new chunks, before the old ones are deleted). One writer at a time.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+CRASH = ROOT / "tests" / "helpers" / "crash_ingest.py"
+DUMP = """
+import json, sys
+from rag.engine import Engine
+from rag.settings import Settings
+store = Engine(Settings.from_env()).store
+got = store.collection().get(include=["documents", "metadatas"])
+rows = sorted(zip(got["ids"], got["documents"], [json.dumps(m, sort_keys=True) for m in got["metadatas"]]))
+print(json.dumps({"rows": rows, "pending": sorted(store.pending())}))
+"""
+
+
+def _env(store: Path, data: Path) -> dict:
+    # Small chunks make an article of more than 1,000 chunks cheap to embed.
+    return {**os.environ, "RAG_STORE_DIR": str(store), "RAG_DATA_DIR": str(data),
+            "RAG_CHUNK_TOKENS": "20", "RAG_OVERLAP_TOKENS": "0"}
+
+
+def _run(args: list[str], store: Path, data: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], env=_env(store, data), capture_output=True, text=True,
+                          timeout=900, cwd=ROOT)
+
+
+def _dump(store: Path, data: Path) -> dict:
+    result = _run(["-c", DUMP], store, data)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _clean_build(tmp: Path, data: Path) -> dict:
+    store = tmp / f"clean-{len(list(tmp.glob('clean-*')))}"
+    assert _run(["-m", "rag.cli", "ingest", "--quiet"], store, data).returncode == 0
+    return _dump(store, data)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = [f"Gauge record {i}: the river gauge at station {i} read {i % 7}.{i % 10} metres on day {i}."
+             for i in range(1200)]
+    (data / "big.txt").write_text("River gauge ledger\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    (data / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 900 people on 3 May.\n")
+    (data / "tide.txt").write_text("Tide report\n\nThe spring tide reached 4.1 metres at the harbour.\n")
+    return data
+
+
+def test_killed_mid_article_then_rerun_equals_a_clean_build(corpus, tmp_path):
+    store = tmp_path / "store"
+    killed = _run([str(CRASH), "upsert", "1"], store, corpus)  # big.txt's first page of 1,000 chunks
+    assert killed.returncode == -9, killed.stderr
+    half = _dump(store, corpus)
+    assert half["pending"] and 0 < len(half["rows"]) <= 1000
+
+    asked = _run(["-m", "rag.cli", "ask", "--backend", "extractive", "--json",
+                  "What did the river gauge at station 5 read?"], store, corpus)
+    hits = json.loads(asked.stdout)["hits"]
+    assert all(h["title"] != "River gauge ledger" for h in hits)  # a half-written article is not searched
+
+    rerun = _run(["-m", "rag.cli", "ingest", "--quiet"], store, corpus)
+    assert rerun.returncode == 0 and "Cleared 1 half-written" in rerun.stdout, rerun.stdout
+    done = _dump(store, corpus)
+    assert len(done["rows"]) > 1000 and done == _clean_build(tmp_path, corpus)
+
+
+def test_killed_mid_update_then_rerun_equals_a_clean_build(corpus, tmp_path):
+    store = tmp_path / "store"
+    assert _run(["-m", "rag.cli", "ingest", "--quiet"], store, corpus).returncode == 0
+    (corpus / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 950 people on 4 May.\n")
+    killed = _run([str(CRASH), "delete", "1"], store, corpus)  # new chunks in, old ones not yet out
+    assert killed.returncode == -9, killed.stderr
+    assert _dump(store, corpus)["pending"]
+    assert _run(["-m", "rag.cli", "ingest", "--quiet"], store, corpus).returncode == 0
+    assert _dump(store, corpus) == _clean_build(tmp_path, corpus)
+
+
+def test_a_second_writer_is_told_the_store_is_busy(engine, settings):
+    with engine.store.writing():
+        result = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "ingest", "--quiet"],
+            env={**os.environ, "RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)},
+            capture_output=True, text=True, timeout=300,
+        )
+    assert result.returncode == 1 and "is busy" in result.stderr and f"pid {os.getpid()}" in result.stderr
+    assert engine.ingest(progress=False).counts == {"unchanged": 2}  # free again once released
+
+
+def test_rebuild_of_some_paths_keeps_the_other_articles(engine, settings, tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "tide.txt").write_text("Tide report\n\nThe spring tide reached 4.1 metres at the harbour.\n")
+    engine.ingest([extra], progress=False)
+    report = engine.ingest([extra], rebuild=True, progress=False)
+    assert report.counts == {"added": 1}
+    titles = [m["title"] for m in engine.store.articles()]
+    assert "Tide report" in titles and len(titles) == 3  # the two starting articles were not dropped
+    engine.delete_article(next(m["doc_id"] for m in engine.store.articles() if m["title"] == "Tide report"))
