@@ -7,6 +7,7 @@ we hold every chunk to `article.text[start:end] == chunk.text`.
 
 from __future__ import annotations
 
+import bisect
 from functools import lru_cache
 
 from rag.ids import chunk_id_for
@@ -46,10 +47,13 @@ def chunk_article(article: Article, chunk_tokens: int = 160, overlap_tokens: int
 def prose_blocks(article: Article) -> list[tuple[int, int]]:
     """Merge body lines into blocks; a header or furniture line between two lines splits them."""
     body = sorted(article.body)
-    excluded_between = _excluded_line_starts(article)
+    excluded = _excluded_line_starts(article)  # ascending
     blocks: list[list[int]] = []
     for start, end in body:
-        if blocks and not any(blocks[-1][1] < x < start for x in excluded_between):
+        # Is there an excluded line between the block so far and this line? One bisection
+        # instead of a scan keeps a file of alternating prose and furniture linear.
+        i = bisect.bisect_right(excluded, blocks[-1][1]) if blocks else 0
+        if blocks and not (i < len(excluded) and excluded[i] < start):
             blocks[-1][1] = end
         else:
             blocks.append([start, end])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.chunk import chunk_article
-from ingest.load import SUPPORTED, LoadError, load_article
+from ingest.load import SUPPORTED, Limits, LoadError, load_article
 from rag.embed import Embedder, embedding_text
 from rag.settings import Settings
 from rag.store import ChromaStore
@@ -56,22 +56,28 @@ class IngestReport:
 
 
 def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileResult]]:
-    """Supported files under the given paths, sorted; missing or unsupported ones as skips."""
+    """Supported files under the given paths, sorted; everything else that a person put there
+    (another file type, a broken or looping link, a missing path) as a skip with its reason.
+    Hidden files and folders and `.meta.json` sidecars are neither indexed nor reported."""
     found, skipped = [], []
+
+    def consider(path: Path) -> None:
+        if path.is_symlink() and not path.exists():
+            skipped.append(FileResult(str(path), "skipped", "broken or looping symbolic link"))
+        elif not path.is_file() or path.name.endswith(".meta.json"):
+            return
+        elif path.suffix.lower() in SUPPORTED:
+            found.append(path)
+        else:
+            skipped.append(FileResult(str(path), "skipped", f"unsupported file type {path.suffix or '(none)'}"))
+
     for path in map(Path, paths):
         if path.is_dir():
-            found += sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        elif path.is_file():
-            if path.suffix.lower() in SUPPORTED:
-                found.append(path)
-            else:
-                skipped.append(FileResult(str(path), "skipped", f"unsupported file type {path.suffix or '(none)'}"))
+            for p in sorted(path.rglob("*")):
+                if not any(part.startswith(".") for part in p.relative_to(path).parts):
+                    consider(p)
+        elif path.is_file() or path.is_symlink():
+            consider(path)
         else:
             skipped.append(FileResult(str(path), "skipped", "no such file or directory"))
     unique = list(dict.fromkeys(p.resolve() for p in found))
@@ -91,6 +97,8 @@ def ingest_paths(
 ) -> IngestReport:
     t0 = time.perf_counter()
     recovered = store.recover()
+    limits = Limits(settings.max_file_mb * 1024 * 1024, settings.max_file_chars, settings.max_file_pages,
+                    settings.max_file_chunks, settings.max_file_seconds)
     files, results = find_files(paths)
     known = {m["doc_id"]: m for m in store.articles()}
     chunking = f"{settings.chunk_tokens}/{settings.overlap_tokens}"
@@ -116,7 +124,7 @@ def ingest_paths(
     for path in files:
         bar.set_postfix_str(path.name[-40:], refresh=False)
         try:
-            article = load_article(path)
+            article = load_article(path, limits)
             old = known.get(article.doc_id)
             if old and old.get("content_hash") == article.content_hash and old.get("chunking") == chunking:
                 # known only from a complete write: recover() removed any half-written one
@@ -125,6 +133,8 @@ def ingest_paths(
                 chunks = chunk_article(article, settings.chunk_tokens, settings.overlap_tokens)
                 if not chunks:
                     raise LoadError("no article text to index")
+                if len(chunks) > limits.chunks:
+                    raise LoadError(f"{len(chunks):,} chunks; the limit is {limits.chunks:,} (RAG_MAX_FILE_CHUNKS)")
                 pending.append((article, chunks, "updated" if old else "added"))
         except LoadError as exc:
             emit(FileResult(str(path), "skipped", str(exc)))

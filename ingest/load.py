@@ -8,13 +8,30 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.ids import doc_id_for
 from rag.types import Article
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
-MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one file, so a single input cannot take hours or all memory. A file over a
+    bound is skipped with the bound named; the defaults hold a 500-page report."""
+
+    bytes: int = 50 * 1024 * 1024
+    chars: int = 3_000_000
+    """About 750,000 tokens: some 8,000 chunks, a few minutes of embedding on 2 cores."""
+    pages: int = 1500
+    chunks: int = 10_000
+    """Text without sentences or spaces splits into many small chunks: each is embedded."""
+    seconds: float = 300.0
+    """For reading a PDF, checked between pages."""
+
 
 # Page furniture of news sites: kept in metadata, never in a chunk.
 FURNITURE = re.compile(
@@ -31,7 +48,7 @@ class LoadError(Exception):
     """A file that cannot become an article; the message says why."""
 
 
-def load_article(path: Path) -> Article:
+def load_article(path: Path, limits: Limits = Limits()) -> Article:  # noqa: B008 - frozen, shared
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
@@ -42,11 +59,11 @@ def load_article(path: Path) -> Article:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
     if size == 0:
         raise LoadError("file is empty")
-    if size > MAX_FILE_BYTES:
-        raise LoadError(f"file is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
+    if size > limits.bytes:
+        raise LoadError(f"file is {size / 2**20:.0f} MiB; the limit is {limits.bytes // 2**20} MiB")
 
     if suffix == ".pdf":
-        text, meta = _read_pdf(path)
+        text, meta = _read_pdf(path, limits)
     elif suffix in (".html", ".htm"):
         text, meta = _read_html(_decode(path.read_bytes()))
     else:
@@ -54,6 +71,8 @@ def load_article(path: Path) -> Article:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise LoadError("no text could be extracted")
+    if len(text) > limits.chars:
+        raise LoadError(f"{len(text):,} characters of text; the limit is {limits.chars:,} (RAG_MAX_FILE_CHARS)")
 
     meta = {**meta, **_sidecar(path)}
     return parse_article(text, source=str(path), doc_id=doc_id_for(path), meta=meta)
@@ -112,6 +131,12 @@ def _lines(text: str):
 
 
 def _decode(data: bytes) -> str:
+    for bom, encoding in ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):  # UTF-16 text has NULs
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoadError(f"starts as UTF-16 but is not ({exc.reason})") from exc
     if b"\x00" in data[:4096]:
         raise LoadError("binary data (NUL bytes): not a text file")
     try:
@@ -156,30 +181,64 @@ def _read_html(html: str) -> tuple[str, dict]:
         heading.decompose()
     if title_tag:
         title_tag.decompose()
-    blocks = [
-        re.sub(r"\s+", " ", el.get_text(" ", strip=True))
-        for el in soup.find_all(["p", "li", "h2", "h3", "h4", "blockquote", "pre", "td"])
-        if not el.find(["p", "li"])
-    ]
-    blocks = [b for b in blocks if b]
+    blocks = _html_blocks(soup.body or soup)
     if not blocks:
         blocks = [ln.strip() for ln in soup.get_text("\n").splitlines() if ln.strip()]
     return "\n\n".join([title, *blocks] if title else blocks), meta
 
 
-def _read_pdf(path: Path) -> tuple[str, dict]:
+_BLOCK_TAGS = frozenset({"p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "th", "dd", "dt"})
+
+
+def _html_blocks(root) -> list[str]:
+    """Each block element's own text (not its nested blocks'), in document order.
+
+    One pass with an explicit stack: no recursion (deeply nested markup) and no per-element
+    search of its descendants (which was quadratic on thousands of unclosed <li>)."""
+    from bs4 import NavigableString, Tag
+    from bs4.element import Comment
+
+    texts: list[list[str]] = [[]]  # texts[0]: text outside any block
+    stack = [(root, 0)]
+    while stack:
+        node, block = stack.pop()
+        if isinstance(node, Tag):
+            if node.name in _BLOCK_TAGS:
+                texts.append([])
+                block = len(texts) - 1
+            stack.extend((child, block) for child in reversed(node.contents))
+        elif isinstance(node, NavigableString) and not isinstance(node, Comment):
+            texts[block].append(str(node))
+    blocks = [re.sub(r"\s+", " ", " ".join(parts)).strip() for parts in texts[1:]]
+    return [b for b in blocks if b]
+
+
+def _read_pdf(path: Path, limits: Limits) -> tuple[str, dict]:
+    import logging
+
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf.errors import PyPdfError
     except ImportError as exc:  # pragma: no cover - declared dependency
         raise LoadError("reading PDF needs the pypdf package") from exc
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its repair notes are not the user's business
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             raise LoadError("PDF is encrypted")
-        pages = [(page.extract_text() or "") for page in reader.pages]
+        if len(reader.pages) > limits.pages:
+            raise LoadError(f"{len(reader.pages)} pages; the limit is {limits.pages} (RAG_MAX_FILE_PAGES)")
+        deadline = time.monotonic() + limits.seconds
+        pages, chars = [], 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            if chars > limits.chars:
+                raise LoadError(f"more than {limits.chars:,} characters of text (RAG_MAX_FILE_CHARS)")
+            if time.monotonic() > deadline:
+                raise LoadError(f"reading it took more than {limits.seconds:g} s (RAG_MAX_FILE_SECONDS)")
         title = str((reader.metadata or {}).get("/Title") or "")
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+    except (PyPdfError, ValueError, KeyError, OSError, RecursionError) as exc:
         raise LoadError(f"corrupt or unreadable PDF: {exc}") from exc
     meta = {"title": " ".join(title.split())} if _plausible_title(title) else {}
     return pdf_text(pages), meta

@@ -34,6 +34,12 @@ class Settings:
     chroma_port: int = 8000
 
     # ingest
+    max_file_mb: int = 50
+    max_file_chars: int = 3_000_000
+    max_file_pages: int = 1500
+    max_file_chunks: int = 10_000
+    max_file_seconds: float = 300.0
+    """Bounds on one file (ingest.load.Limits); a file over one is skipped with the reason."""
     chunk_tokens: int = 100
     overlap_tokens: int = 20
     embed_batch: int = 32

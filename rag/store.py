@@ -65,7 +65,7 @@ class ChromaStore:
                 raise StoreError(
                     f"The index at {self.location} was built with {meta.get('embed_model')} "
                     f"({meta.get('embed_dim')} dims) but the settings use {self.embed_model} "
-                    f"({self.embed_dim} dims). Re-index with `rag ingest --rebuild`."
+                    f"({self.embed_dim} dims). Re-index everything with `rag ingest --rebuild` (no paths)."
                 )
             self._collection = col
         return self._collection
