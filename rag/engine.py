@@ -97,7 +97,7 @@ class Engine:
     def _bm25_index(self) -> Bm25Index:
         generation = self.store.generation()
         if self._bm25 is None or self._bm25.generation != generation:
-            self._bm25 = Bm25Index(self.store.chunks(), generation)
+            self._bm25 = Bm25Index.open(self.store.chunks, generation, self.store.cache_dir / "bm25")
         return self._bm25
 
     # -- answer ---------------------------------------------------------------------------

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import json
+import os
 import re
+import shutil
+import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from rag.embed import embedding_text
 from rag.text import STOPWORDS
@@ -15,18 +21,22 @@ _WORDS = re.compile(r"[A-Za-z]{4,}")
 
 
 class Bm25Index:
-    """BM25 over every chunk in the store, tagged with the store generation it was built from."""
+    """BM25 over every chunk in the store, tagged with the store generation it was built from.
 
-    def __init__(self, chunks: Iterable[Chunk], generation: str):
+    Building it reads every chunk and indexes it: seconds at 100,000 chunks. `open` keeps one
+    built index per generation on disk beside the store, so each further process (`rag ask`, the
+    page, a second worker) loads it instead of building it again."""
+
+    def __init__(self, chunks: Iterable[Chunk], generation: str, retriever=None):
         self.generation = generation
         self.chunks = {c.id: c for c in chunks}
         self._positions = {(c.doc_id, c.index): c for c in self.chunks.values()}
-        self._retriever = None
+        self._retriever = retriever
         self._vocabulary: dict[str, set[str]] = defaultdict(set)  # by first letter
         for c in self.chunks.values():
             for w in _WORDS.findall(f"{c.title} {c.text}".lower()):
                 self._vocabulary[w[0]].add(w)
-        if self.chunks:
+        if self.chunks and self._retriever is None:
             import Stemmer
             from llama_index.core.schema import TextNode
             from llama_index.retrievers.bm25 import BM25Retriever
@@ -37,6 +47,50 @@ class Bm25Index:
             self._retriever = BM25Retriever.from_defaults(
                 nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english"
             )
+
+    @classmethod
+    def open(cls, read_chunks: Callable[[], Iterable[Chunk]], generation: str, cache: Path | None) -> Bm25Index:
+        """The index for `generation`: loaded from `cache` when built there before, else built
+        from `read_chunks()` and saved (written aside, then renamed, so a reader never sees half)."""
+        if cache is None or not generation:
+            return cls(read_chunks(), generation)
+        folder = cache / generation
+        try:
+            return cls._load(folder, generation)
+        except (OSError, ValueError, KeyError):
+            pass
+        index = cls(read_chunks(), generation)
+        if index._retriever is not None:
+            with contextlib.suppress(OSError):  # a read-only or full disk: it works, it is not kept
+                index._save(folder)
+        return index
+
+    def _save(self, folder: Path) -> None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".building-"))
+        try:
+            self._retriever.persist(str(tmp / "bm25"))
+            rows = [[c.id, c.doc_id, c.index, c.title, c.date, c.source, c.text, c.start, c.end]
+                    for c in self.chunks.values()]
+            (tmp / "chunks.json").write_text(json.dumps(rows), encoding="utf-8")
+            shutil.rmtree(folder, ignore_errors=True)  # a damaged copy of this generation
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for old in folder.parent.iterdir():  # earlier generations are never asked for again
+            if old != folder and not old.name.startswith("."):
+                shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def _load(cls, folder: Path, generation: str) -> Bm25Index:
+        import Stemmer
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+        chunks = [Chunk(*row) for row in rows]
+        retriever = BM25Retriever.from_persist_dir(str(folder / "bm25"))
+        retriever.stemmer = Stemmer.Stemmer("english")
+        return cls(chunks, generation, retriever)
 
     def correct(self, query: str) -> str:
         """The query with names the articles never use replaced by a close spelling that they do

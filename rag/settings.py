@@ -32,6 +32,8 @@ class Settings:
     chroma_host: str | None = None
     """Set to use a Chroma server (`chroma run --path DIR --host H --port P`) instead of the embedded store."""
     chroma_port: int = 8000
+    cache_dir: Path = Path(".rag/cache")
+    """Derived indexes (BM25) of a Chroma server's collections; an embedded store keeps them beside it."""
 
     # ingest
     max_file_mb: int = 50

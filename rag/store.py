@@ -42,6 +42,15 @@ class ChromaStore:
         self._collection = None
 
     @property
+    def cache_dir(self) -> Path:
+        """Where indexes derived from this collection are kept: beside an embedded store, or
+        under RAG_CACHE_DIR (one folder per server and collection) for a Chroma server."""
+        s = self.settings
+        if s.chroma_host:
+            return Path(s.cache_dir) / f"{s.chroma_host}-{s.chroma_port}" / s.collection
+        return Path(f"{s.store_dir}-cache") / s.collection
+
+    @property
     def location(self) -> str:
         s = self.settings
         return f"http://{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.store_dir)

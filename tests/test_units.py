@@ -118,3 +118,28 @@ def test_generation_runs_under_the_lock_in_a_worker_and_stops_when_the_reader_le
     with pytest.raises(RuntimeError, match="backend down"):
         list(engine._exclusive(failing()))
     assert not engine._lock.locked()
+
+
+def test_bm25_is_built_once_per_generation_and_loaded_after(tmp_path):
+    from rag.retrieve import Bm25Index
+    from rag.types import Chunk
+
+    texts = ["The ferry carried 900 people.", "The tide reached 4 metres.", "A new bridge opened in May."]
+    chunks = [Chunk(f"c{i}", f"d{i}", 0, f"T{i}", None, f"/x{i}.txt", t, 0, len(t)) for i, t in enumerate(texts)]
+    reads = []
+
+    def read():
+        reads.append(1)
+        return chunks
+
+    built = Bm25Index.open(read, "gen1", tmp_path)
+    loaded = Bm25Index.open(read, "gen1", tmp_path)
+    assert len(reads) == 1  # the second process loads what the first saved
+    assert [c.id for c, _ in loaded.search("bridge opened", 2)] == [c.id for c, _ in built.search("bridge opened", 2)] == ["c2"]
+    assert loaded.neighbour("d1", 0) == chunks[1] and loaded.correct("Ferri") == "Ferry"
+    Bm25Index.open(read, "gen2", tmp_path)  # a new generation replaces the old one on disk
+    assert len(reads) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["gen2"]
+    (tmp_path / "gen2" / "chunks.json").write_text("{broken")
+    assert Bm25Index.open(read, "gen2", tmp_path).search("tide", 1)[0][0].id == "c1" and len(reads) == 3
+    Bm25Index.open(read, "gen2", tmp_path)  # the damaged copy was replaced
+    assert len(reads) == 3
