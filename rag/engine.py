@@ -62,8 +62,12 @@ class Engine:
                 rebuilt=rebuild,
             )
 
-    def delete_article(self, doc_id: str) -> None:
+    def delete_article(self, doc_id: str, file: Path | None = None) -> None:
+        """Remove an article's chunks, and its `file` too when given (an upload): the file first,
+        under the write lock, so a crash between the two cannot bring the article back."""
         with self.store.writing():
+            if file is not None:
+                Path(file).unlink(missing_ok=True)
             self.store.delete_articles([doc_id])
             self.store.bump_generation()
 

@@ -139,3 +139,17 @@ def test_untrusted_text_carries_no_markup():
     assert error_html(planted) == f'<div class="error">{safe_text(planted)}</div>'
     assert "[" not in safe_text(planted) and "(" not in safe_text(planted) and "<" not in safe_text(planted)
     assert answer_html(ans).count("<a ") == 2  # the [2] and [1] markers it built, nothing planted
+
+
+def test_a_busy_store_is_a_message_and_nothing_is_lost(handlers, tmp_path):
+    note = tmp_path / "quay.txt"
+    note.write_text("Quay notice\n\nThe north quay closes for repairs on Friday.\n")
+    with handlers.engine.store.writing():  # as if `rag ingest` were running in another process
+        out = handlers.upload([str(note)])
+        assert "Not indexed yet" in out and "busy" in out and (handlers.uploads / "quay.txt").exists()
+        doc_id = handlers.article_choices()[0][1]
+        assert "Nothing deleted" in handlers.delete(doc_id)
+    assert "| quay.txt | added |" in handlers.upload([str(note)])
+    doc_id = next(v for label, v in handlers.article_choices() if label.startswith("Quay notice"))
+    handlers.delete(doc_id)
+    assert not (handlers.uploads / "quay.txt").exists()

@@ -89,7 +89,10 @@ class Handlers:
             if progress is not None:
                 progress(len(done) / len(paths), desc=f"Indexed {Path(result.path).name}")
 
-        report = self.engine.ingest(paths, progress=False, on_file=on_file) if paths else None
+        try:
+            report = self.engine.ingest(paths, progress=False, on_file=on_file) if paths else None
+        except RuntimeError as exc:  # the store is busy or unreachable: the files wait in data/uploads
+            return f"Not indexed yet: {safe_text(str(exc))} The files are saved and go in at the next ingest."
         rows = [
             f"| {safe_text(Path(r.path).name)} | {r.status}{': ' + safe_text(r.reason) if r.reason else ''} | {r.chunks} |"
             for r in (report.results if report else [])
@@ -111,9 +114,10 @@ class Handlers:
         source = Path(known[doc_id].get("source", ""))
         title, name = safe_text(known[doc_id].get("title", "")), safe_text(source.name)
         uploaded = source.parent.resolve() == self.uploads.resolve()
-        if uploaded:
-            source.unlink(missing_ok=True)  # the file first: a crash after it cannot bring the article back
-        self.engine.delete_article(doc_id)
+        try:
+            self.engine.delete_article(doc_id, file=source if uploaded else None)
+        except RuntimeError as exc:  # the store is busy or unreachable: nothing was touched
+            return f"Nothing deleted: {safe_text(str(exc))}"
         if uploaded:
             return f"Deleted **{title}**: its uploaded file {name} and its passages are gone."
         return (
