@@ -153,3 +153,25 @@ def test_a_busy_store_is_a_message_and_nothing_is_lost(handlers, tmp_path):
     doc_id = next(v for label, v in handlers.article_choices() if label.startswith("Quay notice"))
     handlers.delete(doc_id)
     assert not (handlers.uploads / "quay.txt").exists()
+
+
+def test_one_client_cannot_fill_the_queue():
+    import asyncio
+    from types import SimpleNamespace as NS
+
+    from ui.app import _limit_per_client
+
+    waiting = []
+    queue = NS(event_queue_per_concurrency_id={"generate": NS(queue=waiting)})
+
+    async def push(body, request, username):
+        waiting.append(NS(request=request, username=username))
+        return True, "queued", "success"
+
+    queue.push = push
+    _limit_per_client(NS(_queue=queue), most=2)
+    alice, bob = NS(client=NS(host="10.0.0.5")), NS(client=NS(host="10.0.0.6"))
+    results = [asyncio.run(queue.push(None, alice, None))[2] for _ in range(3)]
+    assert results == ["success", "success", "queue_full"]
+    assert asyncio.run(queue.push(None, bob, None))[2] == "success"  # others still get in
+    assert asyncio.run(queue.push(None, alice, "carol"))[2] == "success"  # a signed-in user counts alone
