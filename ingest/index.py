@@ -114,8 +114,9 @@ def ingest_paths(
         texts = [embedding_text(c.header, c.text) for _, chunks, _ in pending for c in chunks]
         vectors = iter(embedder.embed(texts))
         store.set_pending(a.doc_id for a, _, _ in pending)  # a kill from here on is undone next run
-        for article, chunks, _ in pending:
-            store.replace_article(article, chunks, [next(vectors) for _ in chunks], chunking)
+        for article, chunks, status in pending:
+            # an added article has no old chunks: recover() cleared any a killed run left
+            store.replace_article(article, chunks, [next(vectors) for _ in chunks], chunking, fresh=status == "added")
         store.set_pending(())
         for article, chunks, status in pending:
             emit(FileResult(article.source, status, chunks=len(chunks), title=article.title))

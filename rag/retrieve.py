@@ -88,7 +88,7 @@ class Bm25Index:
 
         rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
         chunks = [Chunk(*row) for row in rows]
-        retriever = BM25Retriever.from_persist_dir(str(folder / "bm25"))
+        retriever = BM25Retriever.from_persist_dir(str(folder / "bm25"), mmap=True, show_progress=False)
         retriever.stemmer = Stemmer.Stemmer("english")
         return cls(chunks, generation, retriever)
 

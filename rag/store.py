@@ -156,10 +156,17 @@ class ChromaStore:
             return self.collection().count()
 
     def articles(self) -> list[dict]:
-        """One metadata record per article (held on its first chunk)."""
-        with _translate_errors(self):
-            got = self.collection().get(where={"chunk_index": 0}, include=["metadatas"])
-        return sorted(got["metadatas"], key=lambda m: (m.get("title", ""), m.get("source", "")))
+        """One metadata record per article (held on its first chunk), read in pages: one read of
+        16,000 articles exceeds SQLite's limit on query variables inside Chroma."""
+        col, out, offset = self.collection(), [], 0
+        while True:
+            with _translate_errors(self):
+                got = col.get(where={"chunk_index": 0}, include=["metadatas"], limit=PAGE, offset=offset)
+            out += got["metadatas"]
+            if len(got["ids"]) < PAGE:
+                break
+            offset += PAGE
+        return sorted(out, key=lambda m: (m.get("title", ""), m.get("source", "")))
 
     def chunks(self, where: dict | None = None) -> Iterator[Chunk]:
         """Every chunk, paged, so a large collection never arrives in one response."""
@@ -205,9 +212,12 @@ class ChromaStore:
         chunks: Sequence[Chunk],
         vectors: Sequence[Sequence[float]],
         chunking: str = "",
+        fresh: bool = False,
     ) -> None:
         """Swap an article's chunks for new ones. Adds first, then deletes the leftovers, so a
-        failure half-way leaves the old version searchable rather than nothing."""
+        failure half-way leaves the old version searchable rather than nothing. A `fresh` article
+        (not in the store before) has no leftovers to look up: that lookup is a filtered read of
+        the whole collection, the slowest step of adding new articles to a large store."""
         col = self.collection()
         metas = [article_metadata(article, c, len(chunks), chunking) for c in chunks]
         with _translate_errors(self):
@@ -218,6 +228,8 @@ class ChromaStore:
                     embeddings=[list(v) for v in vectors[i : i + PAGE]],
                     metadatas=metas[i : i + PAGE],
                 )
+            if fresh:
+                return
             keep = {c.id for c in chunks}
             old = col.get(where={"doc_id": article.doc_id}, include=[])["ids"]
             stale = [cid for cid in old if cid not in keep]
