@@ -17,6 +17,7 @@ from pathlib import Path
 from ingest.chunk import chunk_article
 from ingest.load import SUPPORTED, Limits, LoadError, load_article
 from rag.embed import Embedder, embedding_text
+from rag.ids import doc_id_for
 from rag.settings import Settings
 from rag.store import ChromaStore
 from rag.types import Article, Chunk
@@ -100,7 +101,9 @@ def ingest_paths(
     limits = Limits(settings.max_file_mb * 1024 * 1024, settings.max_file_chars, settings.max_file_pages,
                     settings.max_file_chunks, settings.max_file_seconds)
     files, results = find_files(paths)
-    known = {m["doc_id"]: m for m in store.articles()}
+    # Look up just these files' articles; listing every article is needed only to prune.
+    listed = store.articles() if prune else store.articles(doc_id_for(f) for f in files)
+    known = {m["doc_id"]: m for m in listed}
     chunking = f"{settings.chunk_tokens}/{settings.overlap_tokens}"
     pending: list[tuple[Article, list[Chunk], str]] = []
     bar = _bar(len(files), progress)

@@ -155,17 +155,26 @@ class ChromaStore:
         with _translate_errors(self):
             return self.collection().count()
 
-    def articles(self) -> list[dict]:
-        """One metadata record per article (held on its first chunk), read in pages: one read of
-        16,000 articles exceeds SQLite's limit on query variables inside Chroma."""
-        col, out, offset = self.collection(), [], 0
-        while True:
-            with _translate_errors(self):
-                got = col.get(where={"chunk_index": 0}, include=["metadatas"], limit=PAGE, offset=offset)
-            out += got["metadatas"]
-            if len(got["ids"]) < PAGE:
-                break
-            offset += PAGE
+    def articles(self, doc_ids: Iterable[str] | None = None) -> list[dict]:
+        """One metadata record per article (held on its first chunk); only those of `doc_ids`
+        when given. Read in pages: one read of 16,000 articles exceeds SQLite's limit on query
+        variables inside Chroma, and a large store is far slower to list than to look up in."""
+        col, out = self.collection(), []
+        if doc_ids is not None:
+            wanted = sorted(set(doc_ids))
+            for i in range(0, len(wanted), PAGE // 2):
+                where = {"$and": [{"chunk_index": 0}, {"doc_id": {"$in": wanted[i : i + PAGE // 2]}}]}
+                with _translate_errors(self):
+                    out += col.get(where=where, include=["metadatas"])["metadatas"]
+        else:
+            offset = 0
+            while True:
+                with _translate_errors(self):
+                    got = col.get(where={"chunk_index": 0}, include=["metadatas"], limit=PAGE, offset=offset)
+                out += got["metadatas"]
+                if len(got["ids"]) < PAGE:
+                    break
+                offset += PAGE
         return sorted(out, key=lambda m: (m.get("title", ""), m.get("source", "")))
 
     def chunks(self, where: dict | None = None) -> Iterator[Chunk]:
