@@ -109,13 +109,13 @@ class OpenAIGenerator(_ChatGenerator):
             "temperature": settings.temperature,
             "max_tokens": settings.max_tokens,
         }
-        where = f"the OpenAI-compatible server at {settings.openai_base_url}"
+        server = f"The OpenAI-compatible server at {settings.openai_base_url}"
         try:
             with httpx.stream("POST", url, json=body, headers=headers, timeout=settings.request_timeout_s) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise GeneratorError(_redact(
-                        f"{where[0].upper()}{where[1:]} answered {response.status_code}: {response.text[:300]}. "
+                        f"{server} answered {response.status_code}: {response.text[:300]}. "
                         "Check RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY.", key,
                     ))
                 for line in response.iter_lines():
@@ -127,18 +127,18 @@ class OpenAIGenerator(_ChatGenerator):
                     try:
                         choices = json.loads(data).get("choices") or [{}]
                     except (ValueError, AttributeError) as exc:
-                        raise GeneratorError(f"{where[0].upper()}{where[1:]} sent a stream that is not JSON.") from exc
+                        raise GeneratorError(f"{server} sent a stream that is not JSON.") from exc
                     piece = (choices[0].get("delta") or {}).get("content")
                     if piece:
                         yield piece
         except httpx.TimeoutException as exc:
             raise GeneratorError(
-                f"{where[0].upper()}{where[1:]} did not answer within {settings.request_timeout_s:g} s "
+                f"{server} did not answer within {settings.request_timeout_s:g} s "
                 "(RAG_REQUEST_TIMEOUT_S)."
             ) from exc
         except httpx.TransportError as exc:
             raise GeneratorError(_redact(
-                f"Cannot reach {where} ({exc}). "
+                f"Cannot reach the OpenAI-compatible server at {settings.openai_base_url} ({exc}). "
                 "Start it (e.g. `ollama serve`) or set RAG_OPENAI_BASE_URL, or use --backend llamacpp.", key,
             )) from exc
 
