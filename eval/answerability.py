@@ -16,18 +16,20 @@ import json
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / ".rag" / "eval" / "answerability.json"
-FEATURES = ("dense", "coverage", "quote_coverage", "quote_similarity", "missing_numbers")
-KEPT = ("coverage", "quote_similarity")
+FEATURES = ("dense", "coverage", "quote_coverage", "quote_similarity", "missing_numbers", "rerank", "cited_rerank")
+KEPT = ("coverage", "quote_similarity", "cited_rerank")
 
 
 def collect(n: int, out: Path = OUT) -> None:
     from eval.public import run
 
-    rows, asked = [], {}
+    rows, refused_rows, asked = [], [], {}
     for name in ("squad-answerable", "squad-unanswerable"):
         _, records = run(name, "dev", n, min_answerable=0.0)
         for r in records:
-            if not r.refused:
+            if r.refused:  # kept for the pre-generation gate (`gate`), which sees only retrieval
+                refused_rows.append({"set": name, "id": r.id, "rerank": r.signals.get("rerank", 1.0)})
+            else:
                 rows.append({"set": name, "id": r.id, "good": bool(r.answerable and r.right), "question": r.question,
                              "answer": r.answer, "reference": r.reference, **r.signals})
         refused = sum(r.refused for r in records)
@@ -36,6 +38,7 @@ def collect(n: int, out: Path = OUT) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
     out.with_suffix(".asked.json").write_text(json.dumps(asked))
+    out.with_suffix(".refused.json").write_text(json.dumps(refused_rows, indent=1))
 
 
 def auc(scores: list[float], labels: list[bool]) -> float:
@@ -65,7 +68,9 @@ def fit(path: Path = OUT) -> dict:
         matrix = [[float(r[f]) for f in features] for r in rows]
         return list(cross_val_predict(LogisticRegression(max_iter=1000), matrix, labels, cv=5, method="predict_proba")[:, 1])
 
-    for features in (FEATURES, KEPT, ("quote_similarity",), ("coverage", "quote_similarity", "dense")):
+    for features in (FEATURES, KEPT, ("coverage", "quote_similarity"), ("rerank",), ("cited_rerank",),
+                     ("coverage", "quote_similarity", "cited_rerank"), ("coverage", "cited_rerank"),
+                     ("quote_similarity", "cited_rerank")):
         report["combined_auc_cv"]["+".join(features)] = round(auc(cv_scores(features), labels), 3)
     model = LogisticRegression(max_iter=1000).fit([[float(r[f]) for f in KEPT] for r in rows], labels)
     report["weights"] = dict(zip(KEPT, (round(float(w), 4) for w in model.coef_[0])))
@@ -82,7 +87,28 @@ def fit(path: Path = OUT) -> dict:
             "answerable_refused": round((n_ans - sum(p >= t for _, p in ans)) / n_ans, 3),
             "unanswerable_refused": round((n_un - sum(p >= t for _, p in un)) / n_un, 3),
         }
+    report["joint"] = joint(rows, scores, asked)
     return report
+
+
+def joint(rows: list[dict], scores: list[float], asked: dict) -> dict:
+    """Both decisions together: refuse before generating when the best candidate's cross-encoder
+    probability is under g (measured, not adopted: on the dev answers it refused as many answerable
+    as unanswerable questions beyond what answerability does), and after it when answerability is
+    under t (`min_answerable`). Shares of each set's asked questions."""
+    out = {}
+    for g in (0.0, 0.02, 0.05, 0.1, 0.2):
+        for t in (0.0, 0.3, 0.35, 0.4, 0.45, 0.5):
+            given = [(r, p) for r, p in zip(rows, scores) if r.get("rerank", 1.0) >= g and p >= t]
+            n_ans, n_un = asked["squad-answerable"], asked["squad-unanswerable"]
+            ans = [r for r, _ in given if r["set"] == "squad-answerable"]
+            un = [r for r, _ in given if r["set"] == "squad-unanswerable"]
+            out[f"g={g} t={t}"] = {
+                "answerable_contains_gold": round(sum(r["good"] for r in ans) / n_ans, 3),
+                "answerable_refused": round(1 - len(ans) / n_ans, 3),
+                "unanswerable_refused": round(1 - len(un) / n_un, 3),
+            }
+    return out
 
 
 def main() -> None:

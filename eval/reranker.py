@@ -1,0 +1,190 @@
+"""Train and measure the passage scorer (rag.rerank) on SQuAD, split by Wikipedia article.
+
+    python -m eval.reranker pairs   [--questions N]   # labelled (question, passage) pairs, both halves
+    python -m eval.reranker train   [--epochs N]      # fine-tune from the bundled MiniLM, dev half only
+    python -m eval.reranker measure                   # AUC and rerank hit@k on the test half
+
+A pair is (question, a passage the hybrid retriever returned for it). It is labelled 1 when the
+passage is from the question's own paragraph and holds a gold answer span, 0 when it holds none;
+a passage of another paragraph that happens to hold the span is left out (it may or may not
+answer). The negatives are therefore the hard ones the engine meets: passages on the topic, often
+from the same article, that do not state the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from eval import corpora
+
+OUT = corpora.CACHE / "reranker"
+PER_QUESTION = 8  # candidates kept per question: the positive(s) and the top negatives
+
+
+def build_pairs(n_questions: int | None, out: Path = OUT) -> dict:
+    """Pairs for each half, from the questions of the SQuAD dev file (the squad store)."""
+    from tqdm import tqdm
+
+    from eval.public import corpus_engine
+    from rag.retrieve import fuse_runs
+
+    engine = corpus_engine("squad")
+    paragraphs = corpora.squad_paragraphs()
+    split = corpora.article_split(paragraphs)
+    pool = [(p, q, a) for p in paragraphs for q, a in zip(p["questions"], p["answers"], strict=True)]
+    random.Random(corpora.SEED).shuffle(pool)
+    pool = pool[:n_questions] if n_questions else pool
+    rows: dict[str, list] = {"dev": [], "test": []}
+    questions = [q for _, q, _ in pool]
+    vectors = engine.embedder.embed(questions)
+    for (p, q, golds), vec in tqdm(list(zip(pool, vectors)), desc="pairs", unit="q"):
+        hits = fuse_runs([engine.candidates(q, 20, vec)], 20, engine.settings.rrf_k)
+        wanted = [corpora.normalise_answer(g) for g in golds]
+        own = f"{p['id']}.txt"
+        labelled = []
+        for rank, h in enumerate(hits):
+            text = f" {corpora.normalise_answer(h.chunk.text)} "
+            holds = any(g and f" {g} " in text for g in wanted)
+            mine = Path(h.chunk.source).name == own
+            if holds and mine:
+                labelled.append((h, 1, rank))
+            elif not holds:
+                labelled.append((h, 0, rank))
+        positives = [x for x in labelled if x[1]]
+        negatives = [x for x in labelled if not x[1]][: PER_QUESTION - len(positives)]
+        for h, y, rank in sorted(positives + negatives, key=lambda x: x[2]):
+            rows[split[p["article"]]].append({"question": q, "passage": passage_text(h.chunk), "label": y,
+                                              "rank": rank, "qid": f"{p['id']}/{q[:40]}"})
+    out.mkdir(parents=True, exist_ok=True)
+    for half, items in rows.items():
+        (out / f"pairs-{half}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    return {half: (len(items), sum(r["label"] for r in items)) for half, items in rows.items()}
+
+
+def passage_text(chunk) -> str:
+    from rag.rerank import passage_text as text
+
+    return text(chunk.header, chunk.text)
+
+
+def load(half: str, out: Path = OUT) -> list[dict]:
+    return [json.loads(line) for line in (out / f"pairs-{half}.jsonl").read_text().splitlines() if line]
+
+
+def tuning_questions() -> set[str]:
+    """The dev-half questions of the public sets: kept out of training, so the thresholds fitted
+    on them (eval.answerability) see the scorer as it will meet new questions."""
+    from eval.public import questions_for
+
+    return {q.question for name in ("squad-answerable", "squad-unanswerable") for q in questions_for(name, "dev")}
+
+
+def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None, negatives: int,
+          out: Path = OUT) -> None:
+    """Fine-tune the top `trainable` layers and a new head on the dev half (each question's
+    positives and its `negatives` best-ranked negatives); save those weights as the delta."""
+    import torch
+
+    from rag.rerank import DELTA, Reranker, save_delta
+
+    torch.manual_seed(0)
+    rows, kept, held_out = [], {}, tuning_questions()
+    for r in load("dev"):
+        if r["question"] in held_out:
+            continue
+        if r["label"] or kept.get(r["qid"], 0) < negatives:
+            rows.append(r)
+            kept[r["qid"]] = kept.get(r["qid"], 0) + (not r["label"])
+    random.Random(0).shuffle(rows)
+    rows = rows[:limit] if limit else rows
+    scorer = Reranker(delta=None)
+    model, tokenizer = scorer.model, scorer.tokenizer
+    names = scorer.trainable_names(trainable)
+    for name, param in model.named_parameters():
+        param.requires_grad = name in names
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    steps = epochs * ((len(rows) + batch - 1) // batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    t0, step = time.time(), 0
+    for epoch in range(epochs):
+        random.Random(epoch).shuffle(rows)
+        for i in range(0, len(rows), batch):
+            part = rows[i : i + batch]
+            enc = tokenizer([r["question"] for r in part], [r["passage"] for r in part], truncation="only_second",
+                            max_length=scorer.max_length, padding=True, return_tensors="pt")
+            logits = model(**enc).logits.squeeze(-1)
+            loss = loss_fn(logits, torch.tensor([float(r["label"]) for r in part]))
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+            step += 1
+            if step % 50 == 0:
+                print(f"epoch {epoch} step {step}/{steps} loss {loss.item():.3f} {time.time() - t0:.0f}s", flush=True)
+    model.eval()
+    digest = save_delta(model, names, DELTA)
+    print(f"saved {DELTA} ({DELTA.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f}s; "
+          f"set rag.rerank.DELTA_SHA256 = {digest!r}")
+
+
+def measure(half: str = "test", limit: int | None = None) -> dict:
+    """Pair AUC, and how often the top-ranked passage answers, before and after reranking."""
+    from eval.answerability import auc
+    from rag.rerank import Reranker
+
+    rows = load(half)
+    by_q: dict[str, list[dict]] = {}
+    for r in rows:
+        by_q.setdefault(r["qid"], []).append(r)
+    qids = list(by_q)[:limit] if limit else list(by_q)
+    scorer = Reranker()
+    scores, labels, top_before, top_after, t0 = [], [], 0, 0, time.time()
+    for qid in qids:
+        items = by_q[qid]
+        s = scorer.score(items[0]["question"], [r["passage"] for r in items])
+        scores += s
+        labels += [bool(r["label"]) for r in items]
+        top_before += items[0]["label"]  # the hybrid retriever's first
+        top_after += items[max(range(len(items)), key=lambda i: s[i])]["label"]
+    n = len(qids)
+    report = {"half": half, "questions": n, "pairs": len(labels), "auc": round(auc(scores, labels), 4),
+              "top1_retrieval": round(top_before / n, 4), "top1_reranked": round(top_after / n, 4), "any_answers": round(sum(
+                  any(r["label"] for r in by_q[q]) for q in qids) / n, 4),
+              "seconds_per_pair": round((time.time() - t0) / len(labels), 4)}
+    print(json.dumps(report))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pairs")
+    p.add_argument("--questions", type=int, default=None)
+    t = sub.add_parser("train")
+    t.add_argument("--epochs", type=int, default=1)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=5e-5)
+    t.add_argument("--trainable", type=int, default=6, help="top encoder layers to fine-tune (6: all)")
+    t.add_argument("--limit", type=int, default=None)
+    t.add_argument("--negatives", type=int, default=3)
+    m = sub.add_parser("measure")
+    m.add_argument("--half", default="test")
+    m.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    if args.command == "pairs":
+        print(build_pairs(args.questions))
+    elif args.command == "train":
+        train(args.epochs, args.batch, args.lr, args.trainable, args.limit, args.negatives)
+    else:
+        measure(args.half, args.limit)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The cross-encoder (rag.rerank): the real fine-tuned weights, and the engine's use of them."""
+
+import shutil
+
+import pytest
+
+from rag.rerank import DELTA, Reranker, RerankerMissing, probability
+
+
+@pytest.fixture(scope="module")
+def reranker():
+    return Reranker()
+
+
+def test_a_passage_that_states_the_answer_outranks_one_on_the_topic(reranker):
+    """Invented text (no SQuAD, no starting article): the answer, a near miss about another year,
+    and the same names in an unrelated sentence."""
+    question = "Who won the 2019 Lakeside Cup final?"
+    passages = [
+        "Lakeside Cup (2020-05-02)\nThe 2018 Lakeside Cup final was won by Harbor Town, who beat Millfield 2-1.",
+        "Lakeside Cup (2020-05-02)\nIn the 2019 Lakeside Cup final, Millfield beat Harbor Town 3-0 to take the trophy.",
+        "Lakeside Cup (2020-05-02)\nTickets for the Lakeside Cup go on sale in March at the club shop.",
+    ]
+    scores = reranker.score(question, passages)
+    assert max(range(3), key=scores.__getitem__) == 1, scores
+    assert probability(scores[1]) > 0.5 > probability(scores[2]), scores
+
+
+def test_missing_or_altered_weights_are_named(tmp_path):
+    with pytest.raises(RerankerMissing, match="missing.*RAG_RERANK=0"):
+        Reranker(tmp_path / "absent.safetensors").score("q", ["p"])
+    altered = tmp_path / "reranker.safetensors"
+    shutil.copy(DELTA, altered)
+    with altered.open("r+b") as f:
+        f.seek(-1, 2)
+        f.write(b"\x00" if f.read(1) != b"\x00" else b"\x01")
+    with pytest.raises(RerankerMissing, match="checksum"):
+        Reranker(altered).score("q", ["p"])
+
+
+@pytest.mark.e2e
+def test_the_engine_reranks_candidates_and_reports_the_score(engine):
+    a = engine.answer("How much aid money has Zhejiang given Qinghai since 2010?")
+    scores = [h.rerank_score for h in a.hits]
+    assert all(s is not None for s in scores)
+    assert "848 million" in a.hits[0].chunk.text or "848 million" in a.text
+    assert 0.0 <= a.signals["rerank"] <= 1.0
+    off = engine.answer("How much aid money has Zhejiang given Qinghai since 2010?", rerank=False)
+    assert all(h.rerank_score is None for h in off.hits) and "rerank" not in off.signals
