@@ -145,7 +145,7 @@ def papers_verdicts(records: list[Record], path: Path = VERDICTS) -> dict:
         return {"read": 0}
     out = {"read": len(judged)}
     for kind in ("right", "partly", "wrong", "refused"):
-        out[kind] = round(sum(v == kind for v, _ in judged) / len(judged), 4)
+        out[f"read_{kind}"] = round(sum(v == kind for v, _ in judged) / len(judged), 4)  # not the run's "refused"
     answered = [(v, r) for v, r in judged if v != "refused"]
     if answered:
         agree = sum((v in ("right", "partly")) == ((r.similarity or 0) >= 0.6) for v, r in answered)
