@@ -25,7 +25,8 @@ def collect(n: int, out: Path = OUT) -> None:
 
     rows, refused_rows, asked = [], [], {}
     for name in ("squad-answerable", "squad-unanswerable"):
-        _, records = run(name, "dev", n, min_answerable=0.0)
+        # every verified fallback is let through (min_extractive tiny), so `fit` can choose its threshold
+        _, records = run(name, "dev", n, rerank=True, min_answerable=0.0, min_extractive=1e-6)
         for r in records:
             if r.refused:  # kept for the pre-generation gate (`gate`), which sees only retrieval
                 refused_rows.append({"set": name, "id": r.id, "rerank": r.signals.get("rerank", 1.0)})
@@ -88,7 +89,27 @@ def fit(path: Path = OUT) -> dict:
             "unanswerable_refused": round((n_un - sum(p >= t for _, p in un)) / n_un, 3),
         }
     report["joint"] = joint(rows, scores, asked)
+    report["extractive"] = extractive(rows, scores, asked)
     return report
+
+
+def extractive(rows: list[dict], scores: list[float], asked: dict, t: float = 0.35) -> dict:
+    """The fallback when the model refuses (`min_extractive`): `collect` lets every verified
+    fallback through, so each threshold e can be simulated. Model answers are kept at `t`."""
+    out = {}
+    for e in (None, 0.35, 0.45, 0.55, 0.65, 0.75):
+        given = [r for r, p in zip(rows, scores)
+                 if (p >= e if r.get("extractive") else p >= t) and (e is not None or not r.get("extractive"))]
+        n_ans, n_un = asked["squad-answerable"], asked["squad-unanswerable"]
+        ans = [r for r in given if r["set"] == "squad-answerable"]
+        un = [r for r in given if r["set"] == "squad-unanswerable"]
+        out[f"e={e}"] = {
+            "answerable_contains_gold": round(sum(r["good"] for r in ans) / n_ans, 3),
+            "answerable_refused": round(1 - len(ans) / n_ans, 3),
+            "unanswerable_refused": round(1 - len(un) / n_un, 3),
+            "fallbacks_given": sum(bool(r.get("extractive")) for r in given),
+        }
+    return out
 
 
 def joint(rows: list[dict], scores: list[float], asked: dict) -> dict:

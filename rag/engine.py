@@ -240,12 +240,13 @@ class Engine:
         q, *vectors = self.embedder.embed([question, *quotes])
         reranked = [h.rerank_score for h in hits if h.chunk.id in cited and h.rerank_score is not None]
         out = {
-            "cited_rerank": probability(max(reranked)) if reranked else 0.0,
             "coverage": coverage(question, evidence),
             "quote_coverage": max(coverage(question, quote) for quote in quotes),
             "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),
             "missing_numbers": float(len(missing_constraints(question, [evidence]))),
         }
+        if reranked:  # the reranker is on: its reading of the cited passage is one more signal
+            out["cited_rerank"] = probability(max(reranked))
         out["answerable"] = answerable(out)
         return {k: round(v, 4) for k, v in out.items()}
 
