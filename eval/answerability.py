@@ -3,8 +3,9 @@
     python -m eval.answerability collect [--n 60]   # answer dev questions, keep every signal
     python -m eval.answerability fit                 # per-signal AUC, the combined model, a threshold
 
-`collect` runs squad-answerable and squad-unanswerable (dev halves only) with the decision off, so each answer's signals can be scored against whether giving it was right:
-an answerable question's answer that contains a gold span is right to give; any answer to an
+`collect` runs squad-answerable and squad-unanswerable (dev halves only) with the reranker on and
+the decision off, so each answer's signals can be scored against whether giving it was right: an
+answerable question's answer that contains a gold span is right to give; any answer to an
 unanswerable question is wrong to give. `fit` reports how well each signal alone separates the
 two (ROC AUC), fits a logistic regression over all of them, and picks the threshold.
 """
@@ -28,7 +29,7 @@ def collect(n: int, out: Path = OUT) -> None:
         # every verified fallback is let through (min_extractive tiny), so `fit` can choose its threshold
         _, records = run(name, "dev", n, rerank=True, min_answerable=0.0, min_extractive=1e-6)
         for r in records:
-            if r.refused:  # kept for the pre-generation gate (`gate`), which sees only retrieval
+            if r.refused:  # kept for the pre-generation gate (`joint`), which sees only retrieval
                 refused_rows.append({"set": name, "id": r.id, "rerank": r.signals.get("rerank", 1.0)})
             else:
                 rows.append({"set": name, "id": r.id, "good": bool(r.answerable and r.right), "question": r.question,

@@ -39,6 +39,7 @@ BIAS = -2.3799
 WEIGHTS_RERANK: Mapping[str, float] = {"coverage": 1.4824, "quote_similarity": 1.533, "cited_rerank": 1.8568}
 BIAS_RERANK = -2.9659
 
+
 def answerable(signals: Mapping[str, float]) -> float:
     """P(the answer is right to give) from the signals, by the fitted logistic model."""
     weights, bias = (WEIGHTS_RERANK, BIAS_RERANK) if "cited_rerank" in signals else (WEIGHTS, BIAS)
