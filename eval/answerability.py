@@ -79,19 +79,24 @@ def fit(path: Path = OUT) -> dict:
     report["bias"] = round(float(model.intercept_[0]), 4)
     scores = cv_scores(KEPT)
     asked = json.loads(path.with_suffix(".asked.json").read_text())
-    report["thresholds"] = {}
-    for t in (0.0, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
-        ans = [(r, p) for r, p in zip(rows, scores) if r["set"] == "squad-answerable"]
-        un = [(r, p) for r, p in zip(rows, scores) if r["set"] == "squad-unanswerable"]
-        n_ans, n_un = asked["squad-answerable"], asked["squad-unanswerable"]
-        report["thresholds"][t] = {
-            "answerable_contains_gold": round(sum(r["good"] and p >= t for r, p in ans) / n_ans, 3),
-            "answerable_refused": round((n_ans - sum(p >= t for _, p in ans)) / n_ans, 3),
-            "unanswerable_refused": round((n_un - sum(p >= t for _, p in un)) / n_un, 3),
-        }
+    report["thresholds"] = {
+        t: shares([r for r, p in zip(rows, scores) if p >= t], asked) for t in (0.0, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+    }
     report["joint"] = joint(rows, scores, asked)
     report["extractive"] = extractive(rows, scores, asked)
     return report
+
+
+def shares(given: list[dict], asked: dict) -> dict:
+    """What giving exactly the answers in `given` does to each set, as shares of its asked questions."""
+    n_ans, n_un = asked["squad-answerable"], asked["squad-unanswerable"]
+    ans = [r for r in given if r["set"] == "squad-answerable"]
+    un = [r for r in given if r["set"] == "squad-unanswerable"]
+    return {
+        "answerable_contains_gold": round(sum(r["good"] for r in ans) / n_ans, 3),
+        "answerable_refused": round(1 - len(ans) / n_ans, 3),
+        "unanswerable_refused": round(1 - len(un) / n_un, 3),
+    }
 
 
 def extractive(rows: list[dict], scores: list[float], asked: dict, t: float = 0.35) -> dict:
@@ -101,15 +106,7 @@ def extractive(rows: list[dict], scores: list[float], asked: dict, t: float = 0.
     for e in (None, 0.35, 0.45, 0.55, 0.65, 0.75):
         given = [r for r, p in zip(rows, scores)
                  if (p >= e if r.get("extractive") else p >= t) and (e is not None or not r.get("extractive"))]
-        n_ans, n_un = asked["squad-answerable"], asked["squad-unanswerable"]
-        ans = [r for r in given if r["set"] == "squad-answerable"]
-        un = [r for r in given if r["set"] == "squad-unanswerable"]
-        out[f"e={e}"] = {
-            "answerable_contains_gold": round(sum(r["good"] for r in ans) / n_ans, 3),
-            "answerable_refused": round(1 - len(ans) / n_ans, 3),
-            "unanswerable_refused": round(1 - len(un) / n_un, 3),
-            "fallbacks_given": sum(bool(r.get("extractive")) for r in given),
-        }
+        out[f"e={e}"] = shares(given, asked) | {"fallbacks_given": sum(bool(r.get("extractive")) for r in given)}
     return out
 
 
@@ -121,15 +118,8 @@ def joint(rows: list[dict], scores: list[float], asked: dict) -> dict:
     out = {}
     for g in (0.0, 0.02, 0.05, 0.1, 0.2):
         for t in (0.0, 0.3, 0.35, 0.4, 0.45, 0.5):
-            given = [(r, p) for r, p in zip(rows, scores) if r.get("rerank", 1.0) >= g and p >= t]
-            n_ans, n_un = asked["squad-answerable"], asked["squad-unanswerable"]
-            ans = [r for r, _ in given if r["set"] == "squad-answerable"]
-            un = [r for r, _ in given if r["set"] == "squad-unanswerable"]
-            out[f"g={g} t={t}"] = {
-                "answerable_contains_gold": round(sum(r["good"] for r in ans) / n_ans, 3),
-                "answerable_refused": round(1 - len(ans) / n_ans, 3),
-                "unanswerable_refused": round(1 - len(un) / n_un, 3),
-            }
+            given = [r for r, p in zip(rows, scores) if r.get("rerank", 1.0) >= g and p >= t]
+            out[f"g={g} t={t}"] = shares(given, asked)
     return out
 
 
