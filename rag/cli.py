@@ -122,6 +122,7 @@ def cmd_ask(args, settings: Settings) -> int:
     from rag.engine import Engine
 
     engine = Engine(settings.replace(k=args.k, backend=args.backend))
+    engine.warm()
     if args.json:
         print(json.dumps(engine.answer(args.question).to_json(), ensure_ascii=False))
         return 0
@@ -136,6 +137,7 @@ def cmd_chat(args, settings: Settings) -> int:
     from rag.engine import Engine
 
     engine = Engine(settings.replace(k=args.k, backend=args.backend))
+    engine.warm()  # while the first question is typed
     history: list[tuple[str, str]] = []
     print("Ask about the articles (empty line or Ctrl-D to quit).")
     while True:

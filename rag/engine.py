@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import threading
@@ -36,6 +37,7 @@ class Engine:
         self.reranker = Reranker()
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time
+        self._making = threading.Lock()  # one generator per backend, also when `warm` races a question
 
     @property
     def store(self) -> ChromaStore:
@@ -268,9 +270,24 @@ class Engine:
         return rewritten
 
     def generator(self, settings: Settings) -> Generator:
-        if settings.backend not in self._generators:
-            self._generators[settings.backend] = make_generator(settings)
-        return self._generators[settings.backend]
+        with self._making:
+            if settings.backend not in self._generators:
+                self._generators[settings.backend] = make_generator(settings)
+            return self._generators[settings.backend]
+
+    def warm(self) -> threading.Thread:
+        """Load the LLM and its cached prompt prefix in the background (under the model lock),
+        so that a new process's first answer does not wait for the model after the embedder and
+        the search: llama.cpp loads outside the GIL, in parallel with them."""
+
+        def work():
+            # A failure is raised again, with its message, by the first question.
+            with self._lock, contextlib.suppress(Exception):
+                getattr(self.generator(self.settings), "ready", lambda: None)()
+
+        thread = threading.Thread(target=work, name="rag-warm", daemon=True)
+        thread.start()
+        return thread
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict:

@@ -10,10 +10,12 @@ Each yields text pieces as they are produced; the engine verifies the whole afte
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from rag.prompt import answer_messages
+from rag.kvcache import PrefixCache
+from rag.prompt import answer_messages, prefix_messages
 from rag.settings import Settings
 from rag.text import content_words, names, normalise, split_sentences
 from rag.types import Hit
@@ -51,28 +53,49 @@ class LlamaCppGenerator(_ChatGenerator):
     def __init__(self, settings: Settings):
         self._settings = settings
         self._llm = None
+        self._prefix: PrefixCache | None = None
+        self._loading = threading.Lock()
 
     @property
     def llm(self):
-        if self._llm is None:
-            from rag.model_files import ensure_model
+        """The loaded model (thread-safe: `Engine.warm` may load it while a question is asked)."""
+        with self._loading:
+            if self._llm is None:
+                self._llm = self._load()
+            return self._llm
 
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise GeneratorError(
-                    "llama-cpp-python is not installed: run `make run`, or "
-                    "`pip install llama-cpp-python==0.3.36`, or use --backend extractive."
-                ) from exc
-            path = ensure_model(self._settings.model_dir)
-            self._llm = Llama(
-                model_path=str(path),
-                n_ctx=self._settings.n_ctx,
-                n_threads=self._settings.n_threads,
-                n_batch=512,
-                verbose=False,
-            )
-        return self._llm
+    def _load(self):
+        from rag.model_files import SHA256, ensure_model
+
+        try:
+            import llama_cpp
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise GeneratorError(
+                "llama-cpp-python is not installed: run `make run`, or "
+                "`pip install llama-cpp-python==0.3.36`, or use --backend extractive."
+            ) from exc
+        path = ensure_model(self._settings.model_dir)
+        llm = Llama(
+            model_path=str(path),
+            n_ctx=self._settings.n_ctx,
+            n_threads=self._settings.n_threads,
+            n_batch=512,
+            verbose=False,
+        )
+        identity = {"model": SHA256, "runtime": llama_cpp.__version__, "n_ctx": self._settings.n_ctx}
+        self._prefix = PrefixCache(prefix_messages(), path.parent, identity)
+        return llm
+
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]:
+        """As any chat backend, with the prompt's fixed prefix restored first (rag.kvcache)."""
+        self.ready()  # inside the generator, so under the engine's model lock
+        yield from super().stream(question, hits, settings)
+
+    def ready(self) -> None:
+        """Load the model and put the prompt's fixed prefix in its state."""
+        llm = self.llm
+        self._prefix.ready(llm)
 
     def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
         stream = self.llm.create_chat_completion(

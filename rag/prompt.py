@@ -43,12 +43,13 @@ def passages_block(hits: Sequence[Hit]) -> str:
     return "\n\n".join(f"[{i}] {h.chunk.header}\n{h.chunk.text.strip()}" for i, h in enumerate(hits, 1))
 
 
+def prefix_messages() -> list[dict]:
+    """The messages every answer prompt starts with (their model state is cached: rag.kvcache)."""
+    return [{"role": "system", "content": SYSTEM}, *EXAMPLES]
+
+
 def answer_messages(question: str, hits: Sequence[Hit]) -> list[dict]:
-    return [
-        {"role": "system", "content": SYSTEM},
-        *EXAMPLES,
-        {"role": "user", "content": f"{passages_block(hits)}\n\nQuestion: {question}"},
-    ]
+    return [*prefix_messages(), {"role": "user", "content": f"{passages_block(hits)}\n\nQuestion: {question}"}]
 
 
 def condense_messages(question: str, history: Sequence[tuple[str, str]]) -> list[dict]:

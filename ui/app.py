@@ -239,6 +239,7 @@ def launch(settings: Settings, ingest: bool = True) -> int:
     engine = get_engine(settings)
     if ingest:
         print(engine.ingest(progress=True).summary(), file=sys.stderr)
+    engine.warm()  # the model loads while the page starts, not on the first question
     asgi = app(settings, engine)
     shown = f"[{settings.ui_host}]" if ":" in settings.ui_host else settings.ui_host
     print(f"Chat page: http://{shown}:{settings.ui_port}", file=sys.stderr)

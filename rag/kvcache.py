@@ -1,0 +1,98 @@
+"""The prompt's fixed prefix (instructions and worked examples), read by the LLM once per machine.
+
+Every answer prompt starts with the same ~450 tokens, which take about 5 s on 2 cores to read.
+llama.cpp reuses them within one process, but each new process (`rag ask`, the page after a
+restart) and each answer after a different prompt (a follow-up's rewrite) read them again. Here
+the model's state after the prefix is saved to a file beside the model and restored in
+milliseconds.
+
+Restoring cannot change an answer's tokens' meaning: llama-cpp-python compares the restored
+tokens with each new prompt and keeps only the part they share, re-reading the rest. The file is
+keyed by everything that shapes the state (model checksum, runtime version, context size, prefix
+text) and carries its own SHA-256, so a damaged or foreign file is rebuilt, never loaded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+from pathlib import Path
+
+
+def _common_prefix(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class PrefixCache:
+    """Saves and restores the state of one llama-cpp `Llama` after a fixed list of chat messages."""
+
+    def __init__(self, messages: list[dict], folder: Path, identity: dict):
+        self.messages = messages
+        key = hashlib.sha256(json.dumps({"messages": messages, **identity}, sort_keys=True).encode()).hexdigest()
+        self.path = Path(folder) / f"prefix-{key[:20]}.kv"
+        self.tokens: list[int] | None = None
+
+    def ready(self, llm) -> None:
+        """Make `llm` hold the prefix: nothing to do when it already does, else restore the
+        saved state, else read the prefix once and save it."""
+        if self.tokens and _common_prefix(llm.input_ids[: llm.n_tokens], self.tokens) == len(self.tokens):
+            return
+        if not self._load(llm):
+            self._build(llm)
+
+    def _load(self, llm) -> bool:
+        import llama_cpp
+
+        digest = self.path.with_suffix(".sha256")
+        try:
+            data = self.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest.read_text().strip():
+                raise ValueError("checksum")
+        except (OSError, ValueError):
+            return False
+        capacity = llm.n_ctx()
+        tokens = (llama_cpp.llama_token * capacity)()
+        count = ctypes.c_size_t(0)
+        llm.reset()
+        if not llama_cpp.llama_state_load_file(llm.ctx, str(self.path).encode(), tokens, capacity, ctypes.byref(count)):
+            llm.reset()
+            return False
+        n = count.value
+        llm.input_ids[:n] = tokens[:n]
+        llm.n_tokens = n
+        self.tokens = list(tokens[:n])
+        return True
+
+    def _build(self, llm) -> None:
+        """Read the prefix with two different one-word questions after it; the tokens both share
+        are the prefix as the chat template renders it, whatever the template."""
+        import llama_cpp
+
+        seen = []
+        for word in ("1", "2"):
+            llm.create_chat_completion(messages=[*self.messages, {"role": "user", "content": word}], max_tokens=1)
+            seen.append(llm.input_ids[: llm.n_tokens].tolist())
+        n = _common_prefix(*seen)
+        llm.n_tokens = n
+        llm.eval([])  # drops the state past the prefix
+        self.tokens = seen[0][:n]
+        tmp = self.path.with_suffix(f".{os.getpid()}.partial")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            array = (llama_cpp.llama_token * n)(*self.tokens)
+            if not llama_cpp.llama_state_save_file(llm.ctx, str(tmp).encode(), array, n):
+                return  # the prefix stays in memory; only the file is missing
+            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+            os.replace(tmp, self.path)
+            self.path.with_suffix(".sha256").write_text(digest)
+        except OSError:
+            pass  # a read-only model folder: the prefix is read again by the next process
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,65 @@
+"""The prompt prefix's saved model state (rag.kvcache), with the real bundled LLM."""
+
+import pytest
+
+from rag.kvcache import PrefixCache
+from rag.prompt import answer_messages, prefix_messages
+
+pytestmark = pytest.mark.e2e
+
+QUESTION = "How much aid money has Zhejiang given Qinghai since 2010?"
+
+
+def _answer(llm, messages) -> str:
+    out = llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=40, seed=0)
+    return out["choices"][0]["message"]["content"]
+
+
+@pytest.fixture(scope="module")
+def llm(engine):
+    """The model of a new engine that has only been warmed, as `rag ask` and the page start."""
+    from rag.engine import Engine
+
+    new = Engine(engine.settings)
+    new.warm().join()
+    generator = new.generator(new.settings)
+    assert generator.llm.n_tokens > 300, "warm left no prompt prefix in the model"
+    return generator.llm
+
+
+def test_a_restored_prefix_answers_as_one_read_afresh(engine, llm, tmp_path):
+    messages = answer_messages(QUESTION, engine.passages(engine.retrieve(QUESTION))[: engine.settings.k])
+    llm.reset()
+    fresh = _answer(llm, messages)
+    assert "848 million" in fresh
+
+    PrefixCache(prefix_messages(), tmp_path, {"test": 1}).ready(llm)  # reads the prefix, saves it
+    assert len(list(tmp_path.glob("prefix-*.kv"))) == 1
+
+    llm.reset()
+    restored = PrefixCache(prefix_messages(), tmp_path, {"test": 1})
+    restored.ready(llm)  # a new process: loads the file
+    assert llm.n_tokens == len(restored.tokens) > 300
+    assert _answer(llm, messages) == fresh
+
+
+def test_a_damaged_file_is_read_again_not_loaded(llm, tmp_path):
+    PrefixCache(prefix_messages(), tmp_path, {"test": 2}).ready(llm)
+    (path,) = tmp_path.glob("prefix-*.kv")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    llm.reset()
+    cache = PrefixCache(prefix_messages(), tmp_path, {"test": 2})
+    assert not cache._load(llm)
+    cache.ready(llm)  # rebuilt from the prompt
+    assert llm.n_tokens == len(cache.tokens)
+    assert PrefixCache(prefix_messages(), tmp_path, {"test": 2})._load(llm)
+
+
+def test_other_settings_get_their_own_file(tmp_path):
+    a = PrefixCache(prefix_messages(), tmp_path, {"n_ctx": 4096})
+    b = PrefixCache(prefix_messages(), tmp_path, {"n_ctx": 2048})
+    c = PrefixCache(prefix_messages()[:1], tmp_path, {"n_ctx": 4096})
+    assert len({a.path, b.path, c.path}) == 3
