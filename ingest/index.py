@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,44 +114,65 @@ def ingest_paths(
         if on_file:
             on_file(result)
 
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-write")
+    writing: list[Future] = []  # at most one batch in flight: the one under the pending marker
+    wrote: list[int] = []
+
+    def settle() -> None:
+        """Wait for the batch being written (a store failure is raised here), then report its files."""
+        if writing:
+            for article, chunks, status in writing.pop().result():
+                emit(FileResult(article.source, status, chunks=len(chunks), title=article.title))
+
     def flush() -> None:
+        """Embed the pending batch, then write it in the background while the next one is read
+        and embedded (Chroma writes outside the GIL: the store's time hides behind the model's)."""
         texts = [embedding_text(c.header, c.text) for _, chunks, _ in pending for c in chunks]
         vectors = iter(embedder.embed(texts))
-        store.set_pending(a.doc_id for a, _, _ in pending)  # a kill from here on is undone next run
-        for article, chunks, status in pending:
-            # an added article has no old chunks: recover() cleared any a killed run left
-            store.replace_article(article, chunks, [next(vectors) for _ in chunks], chunking, fresh=status == "added")
-        store.set_pending(())
-        for article, chunks, status in pending:
-            emit(FileResult(article.source, status, chunks=len(chunks), title=article.title))
+        batch = list(pending)
+        items = [(article, chunks, [next(vectors) for _ in chunks], status == "added") for article, chunks, status in batch]
         pending.clear()
+        settle()
+        store.set_pending(a.doc_id for a, _, _ in batch)  # a kill from here on is undone next run
 
-    for path in files:
-        bar.set_postfix_str(path.name[-40:], refresh=False)
-        try:
-            article = load_article(path, limits)
-            old = known.get(article.doc_id)
-            if old and old.get("content_hash") == article.content_hash and old.get("chunking") == chunking:
-                # known only from a complete write: recover() removed any half-written one
-                emit(FileResult(str(path), "unchanged", chunks=int(old.get("n_chunks", 0)), title=article.title))
-            else:
-                chunks = chunk_article(article, settings.chunk_tokens, settings.overlap_tokens)
-                if not chunks:
-                    raise LoadError("no article text to index")
-                if len(chunks) > limits.chunks:
-                    raise LoadError(f"{len(chunks):,} chunks; the limit is {limits.chunks:,} (RAG_MAX_FILE_CHUNKS)")
-                pending.append((article, chunks, "updated" if old else "added"))
-        except LoadError as exc:
-            emit(FileResult(str(path), "skipped", str(exc)))
-        except OSError as exc:
-            emit(FileResult(str(path), "skipped", f"cannot read file: {exc.strerror or exc}"))
-        except Exception as exc:  # a parser or chunker failing on one file must not stop the rest
-            emit(FileResult(str(path), "skipped", f"could not be read ({type(exc).__name__}: {exc})"))
-        if sum(len(c) for _, c, _ in pending) >= settings.embed_batch * 4:
+        def write():
+            # an added article has no old chunks: recover() cleared any a killed run left
+            store.write_articles(items, chunking)
+            return batch
+
+        writing.append(writer.submit(write))
+        wrote.append(len(items))
+
+    with writer:  # on any exit, also an error, the batch in flight finishes first
+        for path in files:
+            bar.set_postfix_str(path.name[-40:], refresh=False)
+            try:
+                article = load_article(path, limits)
+                old = known.get(article.doc_id)
+                if old and old.get("content_hash") == article.content_hash and old.get("chunking") == chunking:
+                    # known only from a complete write: recover() removed any half-written one
+                    emit(FileResult(str(path), "unchanged", chunks=int(old.get("n_chunks", 0)), title=article.title))
+                else:
+                    chunks = chunk_article(article, settings.chunk_tokens, settings.overlap_tokens)
+                    if not chunks:
+                        raise LoadError("no article text to index")
+                    if len(chunks) > limits.chunks:
+                        raise LoadError(f"{len(chunks):,} chunks; the limit is {limits.chunks:,} (RAG_MAX_FILE_CHUNKS)")
+                    pending.append((article, chunks, "updated" if old else "added"))
+            except LoadError as exc:
+                emit(FileResult(str(path), "skipped", str(exc)))
+            except OSError as exc:
+                emit(FileResult(str(path), "skipped", f"cannot read file: {exc.strerror or exc}"))
+            except Exception as exc:  # a parser or chunker failing on one file must not stop the rest
+                emit(FileResult(str(path), "skipped", f"could not be read ({type(exc).__name__}: {exc})"))
+            if sum(len(c) for _, c, _ in pending) >= settings.embed_batch * 4:
+                flush()
+            bar.update(1)
+        if pending:
             flush()
-        bar.update(1)
-    if pending:
-        flush()
+        settle()
+    if wrote:
+        store.set_pending(())
     bar.close()
 
     if prune:

@@ -215,35 +215,33 @@ class ChromaStore:
         ]
 
     # -- writes ---------------------------------------------------------------------------
-    def replace_article(
-        self,
-        article: Article,
-        chunks: Sequence[Chunk],
-        vectors: Sequence[Sequence[float]],
-        chunking: str = "",
-        fresh: bool = False,
-    ) -> None:
-        """Swap an article's chunks for new ones. Adds first, then deletes the leftovers, so a
-        failure half-way leaves the old version searchable rather than nothing. A `fresh` article
-        (not in the store before) has no leftovers to look up: that lookup is a filtered read of
-        the whole collection, the slowest step of adding new articles to a large store."""
+    def write_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], Sequence[Sequence[float]], bool]],
+                       chunking: str = "") -> None:
+        """Put each (article, chunks, vectors, fresh) in the store, replacing what it had.
+
+        All chunks go in one upsert per PAGE: each Chroma write call costs about 25 ms whatever
+        its size, so one call per article made writing slower than embedding. Adds first, then
+        deletes each updated article's leftovers, so a failure half-way leaves the old version
+        searchable rather than nothing (and the caller's `pending` marker undoes it next run).
+        A `fresh` article (not in the store before) has no leftovers to look up: that lookup is a
+        filtered read of the whole collection, the slowest step in a large store."""
         col = self.collection()
-        metas = [article_metadata(article, c, len(chunks), chunking) for c in chunks]
+        rows = [
+            (c.id, c.text, list(v), article_metadata(article, c, len(chunks), chunking))
+            for article, chunks, vectors, _ in items
+            for c, v in zip(chunks, vectors, strict=True)
+        ]
         with _translate_errors(self):
-            for i in range(0, len(chunks), PAGE):
-                col.upsert(
-                    ids=[c.id for c in chunks[i : i + PAGE]],
-                    documents=[c.text for c in chunks[i : i + PAGE]],
-                    embeddings=[list(v) for v in vectors[i : i + PAGE]],
-                    metadatas=metas[i : i + PAGE],
-                )
-            if fresh:
-                return
-            keep = {c.id for c in chunks}
-            old = col.get(where={"doc_id": article.doc_id}, include=[])["ids"]
-            stale = [cid for cid in old if cid not in keep]
-            if stale:
-                col.delete(ids=stale)
+            for i in range(0, len(rows), PAGE):
+                ids, docs, embs, metas = zip(*rows[i : i + PAGE], strict=True)
+                col.upsert(ids=list(ids), documents=list(docs), embeddings=list(embs), metadatas=list(metas))
+            for article, chunks, _, fresh in items:
+                if fresh:
+                    continue
+                keep = {c.id for c in chunks}
+                stale = [cid for cid in col.get(where={"doc_id": article.doc_id}, include=[])["ids"] if cid not in keep]
+                if stale:
+                    col.delete(ids=stale)
 
     def delete_articles(self, doc_ids: Iterable[str]) -> None:
         col = self.collection()
