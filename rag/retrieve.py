@@ -69,7 +69,7 @@ class Bm25Index:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".building-"))
         try:
-            self._retriever.persist(str(tmp / "bm25"))
+            self._retriever.persist(str(tmp / "bm25"), show_progress=False)  # no bar on a question
             rows = [[c.id, c.doc_id, c.index, c.title, c.date, c.source, c.text, c.start, c.end]
                     for c in self.chunks.values()]
             (tmp / "chunks.json").write_text(json.dumps(rows), encoding="utf-8")

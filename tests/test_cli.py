@@ -32,6 +32,7 @@ def test_empty_and_huge_questions_exit_2(ingested):
 def test_ask_json_is_one_object(ingested):
     result = rag("ask", "Who led the delegation to Naqu?", "--backend", "extractive", "--json", settings=ingested)
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no progress bars or warnings from the libraries on an answer
     data = json.loads(result.stdout)
     assert set(data) == {"question", "answer", "refused", "citations", "hits", "timings"}
     assert "Zhu Congjiu" in data["answer"] and data["citations"][0]["n"] == 1
