@@ -42,6 +42,8 @@ class IngestReport:
     counts: dict[str, int] = field(default_factory=dict)
     recovered: int = 0
     """Articles an interrupted earlier run left half-written, removed before this run."""
+    keyword_index_s: float = 0.0
+    """Of `seconds`, the rebuild of the BM25 index after a change (rag.retrieve)."""
 
     @property
     def chunks_written(self) -> int:
@@ -54,7 +56,8 @@ class IngestReport:
     def summary(self) -> str:
         parts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in STATUSES)
         recovered = f" Cleared {self.recovered} half-written by an interrupted run." if self.recovered else ""
-        return f"Articles: {parts}. Chunks written: {self.chunks_written}. {self.seconds:.1f} s.{recovered}"
+        bm25 = f" (keyword index {self.keyword_index_s:.1f} s)" if self.keyword_index_s >= 0.1 else ""
+        return f"Articles: {parts}. Chunks written: {self.chunks_written}. {self.seconds:.1f} s{bm25}.{recovered}"
 
 
 def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileResult]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -52,11 +53,12 @@ class Engine:
         from ingest.index import articles_under, ingest_paths
 
         with self.store.writing():
+            before = None if rebuild else self.store.generation()  # a rebuild may change the model
             if rebuild and paths:
                 self.store.delete_articles(m["doc_id"] for m in articles_under(self.store.articles(), paths))
             elif rebuild:
                 self.store.drop()
-            return ingest_paths(
+            report = ingest_paths(
                 self.store,
                 self.embedder,
                 self.settings,
@@ -66,6 +68,16 @@ class Engine:
                 on_file=on_file,
                 rebuilt=rebuild,
             )
+            if self.store.generation() == before:
+                return report
+            # The keyword index is rebuilt here, once per change, and saved for every process:
+            # otherwise the first question after an ingest waits for it (25 s at 100,000 chunks).
+            t = time.perf_counter()
+            if progress:
+                print(f"Rebuilding the keyword index ({self.store.count():,} chunks)…", file=sys.stderr, flush=True)
+            self._bm25_index()
+            spent = time.perf_counter() - t
+            return replace(report, seconds=report.seconds + spent, keyword_index_s=spent)
 
     def delete_article(self, doc_id: str, file: Path | None = None) -> None:
         """Remove an article's chunks, and its `file` too when given (an upload): the file first,
@@ -75,6 +87,7 @@ class Engine:
                 Path(file).unlink(missing_ok=True)
             self.store.delete_articles([doc_id])
             self.store.bump_generation()
+            self._bm25_index()  # rebuilt now, as after an ingest, not by the next question
 
     # -- retrieve -------------------------------------------------------------------------
     def retrieve(

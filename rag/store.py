@@ -27,6 +27,7 @@ from rag.settings import Settings
 from rag.types import Article, Chunk
 
 PAGE = 1000
+READ_PAGE = 5000  # each offset read rescans: 1,000 a page read 100,000 chunks in 16 s, 5,000 in 8 s
 
 
 class StoreError(RuntimeError):
@@ -184,13 +185,13 @@ class ChromaStore:
         while True:
             with _translate_errors(self):
                 got = col.get(
-                    where=where, limit=PAGE, offset=offset, include=["documents", "metadatas"]
+                    where=where, limit=READ_PAGE, offset=offset, include=["documents", "metadatas"]
                 )
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
                 yield chunk_from_record(cid, text, meta)
-            if len(got["ids"]) < PAGE:
+            if len(got["ids"]) < READ_PAGE:
                 return
-            offset += PAGE
+            offset += READ_PAGE
 
     def query(
         self, vector: Sequence[float], k: int, exclude: frozenset[str] = frozenset()

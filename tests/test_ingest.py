@@ -45,6 +45,8 @@ def test_bm25_follows_the_store(fresh):
     assert not any("Zanzibar" in h.chunk.text for h in engine.retrieve_bm25("Zanzibar ferry", 3))
     (data / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 900 people.\n", encoding="utf-8")
     engine.ingest(progress=False)
+    saved = engine.store.cache_dir / "bm25" / engine.store.generation()
+    assert (saved / "chunks.json").exists()  # built by the ingest, so no question waits for it
     assert "Zanzibar" in engine.retrieve_bm25("Zanzibar ferry", 3)[0].chunk.text
     (data / "ferry.txt").unlink()
     report = engine.ingest(progress=False, prune=True)
