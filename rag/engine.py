@@ -18,7 +18,7 @@ from rag.context import tokens, widen
 from rag.embed import Embedder
 from rag.generate import ExtractiveGenerator, Generator, make_generator
 from rag.prompt import condense_messages
-from rag.rerank import Reranker, passage_text, probability
+from rag.rerank import Reranker, passage_text, probability, reorder
 from rag.retrieve import Bm25Index, fuse, fuse_runs
 from rag.settings import Settings
 from rag.store import ChromaStore
@@ -112,14 +112,13 @@ class Engine:
         return fuse([], self._bm25_index().search(question, k), k, self.settings.rrf_k)
 
     def rerank(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
-        """The hits ordered by the cross-encoder's reading of the question and each passage
-        (rag.rerank), its logit kept on each hit; unchanged when reranking is off."""
+        """The hits reordered with the cross-encoder's reading of the question and each passage
+        (rag.rerank.reorder), its logit kept on each hit; unchanged when reranking is off."""
         settings = settings or self.settings
         if not settings.rerank or not hits:
             return list(hits)
         scores = self.reranker.score(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
-        ranked = sorted(zip(hits, scores, strict=True), key=lambda pair: -pair[1])
-        return [replace(h, rerank_score=round(s, 4)) for h, s in ranked]
+        return reorder(hits, scores, settings.rrf_k, settings.rerank_fused)
 
     def passages(self, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
         """The hits as the model reads them: each widened to its neighbourhood (rag.context)."""

@@ -38,12 +38,28 @@ def test_missing_or_altered_weights_are_named(tmp_path):
         Reranker(altered).score("q", ["p"])
 
 
+def test_fused_order_moves_a_misread_passage_a_few_places_not_out():
+    from rag.rerank import reorder
+    from rag.types import Chunk, Hit
+
+    hits = [Hit(Chunk(f"c{i}", "d", i, "t", None, "/a", "x", 0, 1), 1.0 / i) for i in range(1, 13)]
+    scores = [-9.0] + [float(12 - i) for i in range(1, 12)]  # the reader puts retrieval's first last
+    alone = [h.chunk.id for h in reorder(hits, scores, 60, fused=False)]
+    fused = [h.chunk.id for h in reorder(hits, scores, 60)]
+    assert alone[0] == "c2" and alone[-1] == "c1"
+    assert fused[0] == "c2" and 3 <= fused.index("c1") <= 6
+    assert sorted(fused) == sorted(alone)
+    assert [h.rerank_score for h in reorder(hits, scores, 60)][fused.index("c1")] == -9.0
+
+
 @pytest.mark.e2e
 def test_the_engine_reranks_candidates_and_reports_the_score(engine):
     question = "How much aid money has Zhejiang given Qinghai since 2010?"
-    a = engine.answer(question, rerank=True)
-    scores = [h.rerank_score for h in a.hits]
+    alone = engine.answer(question, rerank=True, rerank_fused=False)
+    scores = [h.rerank_score for h in alone.hits]
     assert all(s is not None for s in scores) and scores == sorted(scores, reverse=True)
+    a = engine.answer(question, rerank=True)
+    assert all(h.rerank_score is not None for h in a.hits)
     assert "848 million" in a.hits[0].chunk.text
     assert 0.0 <= a.signals["rerank"] <= 1.0
     off = engine.answer(question)  # the default
