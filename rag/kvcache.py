@@ -6,8 +6,8 @@ restart) and each answer after a different prompt (a follow-up's rewrite) read t
 the model's state after the prefix is saved to a file beside the model and restored in
 milliseconds.
 
-Restoring cannot change an answer's tokens' meaning: llama-cpp-python compares the restored
-tokens with each new prompt and keeps only the part they share, re-reading the rest. The file is
+A restored state is only ever used for the tokens it was made from: llama-cpp-python compares
+them with each new prompt and keeps the part they share, re-reading the rest. The file is
 keyed by everything that shapes the state (model checksum, runtime version, context size, prefix
 text) and carries its own SHA-256, so a damaged or foreign file is rebuilt, never loaded.
 """
