@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import own_peak_mb
 from eval.corpora import CACHE, PAPER_PDFS, squad_paragraphs, write_articles
 from eval.metrics import percentile
 
@@ -117,8 +117,9 @@ def retrieval_times(engine, questions: list[str], vectors: list[list[float]]) ->
 
 
 COLD = """
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
+from bench.common import own_peak_mb
 from rag.engine import Engine
 engine = Engine()
 engine.warm()  # as `rag ask` does
@@ -128,7 +129,7 @@ bm25 = time.perf_counter() - t0 - imported
 stream = engine.stream(sys.argv[1])
 next(stream)  # the first token (or the refusal, when retrieval is too weak to try)
 first = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = own_peak_mb()
 print(json.dumps({"first_token_s": round(first, 2), "imports_s": round(imported, 2),
                   "bm25_ready_s": round(bm25, 2), "peak_mb": round(peak)}))
 """
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result), flush=True)
 
         result["ingest_into_full_store"] = ingest_ratio(engine, tmp / "new", min(200, args.paragraphs or 200))
-        result["peak_mb_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        result["peak_mb_bench_process"] = round(own_peak_mb())
         print(json.dumps(result), flush=True)
 
         if args.server:

@@ -13,8 +13,9 @@ from conftest import ARTICLES, ROOT
 from helpers.malformed import write_corpus
 
 RUN = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
+from bench.common import own_peak_mb
 from rag.engine import Engine
 from rag.settings import Settings
 engine = Engine(Settings.from_env())
@@ -23,7 +24,7 @@ print(json.dumps({
     "results": [[r.path, r.status, r.reason] for r in report.results],
     "summary": report.summary(),
     "titles": sorted(m["title"] for m in engine.store.articles()),
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_mb": own_peak_mb(),
 }))
 """
 
