@@ -21,15 +21,6 @@ import os
 from pathlib import Path
 
 
-def _common_prefix(a, b) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 class PrefixCache:
     """Saves and restores the state of one llama-cpp `Llama` after a fixed list of chat messages."""
 
@@ -42,7 +33,7 @@ class PrefixCache:
     def ready(self, llm) -> None:
         """Make `llm` hold the prefix: nothing to do when it already does, else restore the
         saved state, else read the prefix once and save it."""
-        if self.tokens and _common_prefix(llm.input_ids[: llm.n_tokens], self.tokens) == len(self.tokens):
+        if self.tokens and llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], self.tokens) == len(self.tokens):
             return
         if not self._load(llm):
             self._build(llm)
@@ -79,7 +70,7 @@ class PrefixCache:
         for word in ("1", "2"):
             llm.create_chat_completion(messages=[*self.messages, {"role": "user", "content": word}], max_tokens=1)
             seen.append(llm.input_ids[: llm.n_tokens].tolist())
-        n = _common_prefix(*seen)
+        n = llm.longest_token_prefix(*seen)
         llm.n_tokens = n
         llm.eval([])  # drops the state past the prefix
         self.tokens = seen[0][:n]
