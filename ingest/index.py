@@ -119,7 +119,6 @@ def ingest_paths(
 
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-write")
     writing: list[Future] = []  # at most one batch in flight: the one under the pending marker
-    wrote: list[int] = []
 
     def settle() -> None:
         """Wait for the batch being written (a store failure is raised here), then report its files."""
@@ -144,7 +143,6 @@ def ingest_paths(
             return batch
 
         writing.append(writer.submit(write))
-        wrote.append(len(items))
 
     with writer:  # on any exit, also an error, the batch in flight finishes first
         for path in files:
@@ -174,7 +172,7 @@ def ingest_paths(
         if pending:
             flush()
         settle()
-    if wrote:
+    if any(r.status in ("added", "updated") for r in results):  # settled batches left the marker set
         store.set_pending(())
     bar.close()
 
