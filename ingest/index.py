@@ -1,7 +1,8 @@
 """Ingest files into the store: idempotent, batched, with a progress bar and a closing summary.
 
-An article is unchanged when its content hash and chunking settings match what the store holds;
-then nothing is embedded. A changed article replaces its chunks. A file that cannot be read is
+An article is unchanged when its file's fingerprint (its bytes and the reader's version) and the
+chunking settings match what the store holds: then the file is not even parsed. A file with other
+bytes but the same text and title is unchanged too, and nothing is embedded. A changed article replaces its chunks. A file that cannot be read is
 skipped with its reason and the rest still goes in. Each batch of articles is written under the
 store's `pending` marker (rag.store), and what an interrupted run left is removed first.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.chunk import chunk_article
-from ingest.load import SUPPORTED, Limits, LoadError, load_article
+from ingest.load import SUPPORTED, Limits, LoadError, file_fingerprint, load_article
 from rag.embed import Embedder, embedding_text
 from rag.ids import doc_id_for
 from rag.settings import Settings
@@ -110,6 +111,7 @@ def ingest_paths(
     known = {m["doc_id"]: m for m in listed}
     chunking = f"{settings.chunk_tokens}/{settings.overlap_tokens}"
     pending: list[tuple[Article, list[Chunk], str]] = []
+    rehashed: dict[str, dict] = {}  # doc_id -> new file_hash of articles whose text did not change
     bar = _bar(len(files), progress)
 
     def emit(result: FileResult) -> None:
@@ -148,10 +150,16 @@ def ingest_paths(
         for path in files:
             bar.set_postfix_str(path.name[-40:], refresh=False)
             try:
+                # known only from a complete write: recover() removed any half-written one
+                old = known.get(doc_id_for(path))
+                if old and old.get("chunking") == chunking and old.get("file_hash") == file_fingerprint(path):
+                    emit(FileResult(str(path), "unchanged", chunks=int(old["n_chunks"]), title=old.get("title", "")))
+                    bar.update(1)
+                    continue
                 article = load_article(path, limits)
-                old = known.get(article.doc_id)
                 if old and old.get("content_hash") == article.content_hash and old.get("chunking") == chunking:
-                    # known only from a complete write: recover() removed any half-written one
+                    # other bytes, same text (a PDF saved again): remember these bytes, skip the read next time
+                    rehashed[article.doc_id] = {"file_hash": article.file_hash}
                     emit(FileResult(str(path), "unchanged", chunks=int(old.get("n_chunks", 0)), title=article.title))
                 else:
                     chunks = chunk_article(article, settings.chunk_tokens, settings.overlap_tokens)
@@ -172,6 +180,8 @@ def ingest_paths(
         if pending:
             flush()
         settle()
+    if rehashed:
+        store.annotate(rehashed)
     if any(r.status in ("added", "updated") for r in results):  # settled batches left the marker set
         store.set_pending(())
     bar.close()

@@ -6,10 +6,11 @@ reason a person can act on; the caller skips it and goes on with the rest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.ids import doc_id_for
@@ -48,6 +49,36 @@ class LoadError(Exception):
     """A file that cannot become an article; the message says why."""
 
 
+def file_fingerprint(path: Path) -> str:
+    """What decides whether a file must be read again: its bytes, its metadata sidecar's, and
+    the reader itself (this module and the parser libraries, so a better extractor re-reads
+    everything once). Hashing runs at about 1 GB/s; parsing a paper takes seconds."""
+    h = hashlib.sha256(_READER.encode())
+    for part in (path, path.with_name(path.stem + ".meta.json")):
+        if part is path or part.exists():
+            with open(part, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+def _reader_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return ""
+
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"{own} pypdf {installed('pypdf')} bs4 {installed('beautifulsoup4')}"
+
+
+_READER = _reader_version()
+
+
 def load_article(path: Path, limits: Limits = Limits()) -> Article:  # noqa: B008 - frozen, shared
     path = Path(path)
     suffix = path.suffix.lower()
@@ -61,6 +92,7 @@ def load_article(path: Path, limits: Limits = Limits()) -> Article:  # noqa: B00
         raise LoadError("file is empty")
     if size > limits.bytes:
         raise LoadError(f"file is {size / 2**20:.0f} MiB; the limit is {limits.bytes // 2**20} MiB")
+    fingerprint = file_fingerprint(path)  # before reading: a file changed meanwhile is read again next run
 
     if suffix == ".pdf":
         text, meta = _read_pdf(path, limits)
@@ -75,7 +107,8 @@ def load_article(path: Path, limits: Limits = Limits()) -> Article:  # noqa: B00
         raise LoadError(f"{len(text):,} characters of text; the limit is {limits.chars:,} (RAG_MAX_FILE_CHARS)")
 
     meta = {**meta, **_sidecar(path)}
-    return parse_article(text, source=str(path), doc_id=doc_id_for(path), meta=meta)
+    article = parse_article(text, source=str(path), doc_id=doc_id_for(path), meta=meta)
+    return replace(article, file_hash=fingerprint)
 
 
 def parse_article(text: str, *, source: str, doc_id: str, meta: dict | None = None) -> Article:

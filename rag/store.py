@@ -244,6 +244,17 @@ class ChromaStore:
                 if stale:
                     col.delete(ids=stale)
 
+    def annotate(self, changes: dict[str, dict]) -> None:
+        """Merge metadata into articles' records (doc_id -> fields), leaving their chunks alone."""
+        col = self.collection()
+        wanted = sorted(changes)
+        with _translate_errors(self):
+            for i in range(0, len(wanted), PAGE // 2):
+                where = {"$and": [{"chunk_index": 0}, {"doc_id": {"$in": wanted[i : i + PAGE // 2]}}]}
+                got = col.get(where=where, include=["metadatas"])
+                if got["ids"]:
+                    col.update(ids=got["ids"], metadatas=[changes[m["doc_id"]] for m in got["metadatas"]])
+
     def delete_articles(self, doc_ids: Iterable[str]) -> None:
         col = self.collection()
         with _translate_errors(self):
@@ -264,6 +275,7 @@ def article_metadata(article: Article, chunk: Chunk, n_chunks: int, chunking: st
     if chunk.index == 0:  # article-level facts, stored once
         meta.update(
             content_hash=article.content_hash,
+            file_hash=article.file_hash,
             n_chunks=n_chunks,
             chunking=chunking,
             publisher=article.publisher or "",

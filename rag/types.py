@@ -23,6 +23,8 @@ class Article:
     body: tuple[tuple[int, int], ...]
     furniture: tuple[str, ...] = ()
     original_file: str = ""
+    file_hash: str = ""
+    """`ingest.load.file_fingerprint` of the file it was read from: an unchanged file is not read again."""
 
     @property
     def content_hash(self) -> str:

@@ -39,6 +39,25 @@ def test_ingest_is_idempotent_and_updates_replace(fresh):
     assert engine.store.generation() != generation
 
 
+def test_an_unchanged_file_is_not_read_again(fresh, monkeypatch):
+    import ingest.index
+
+    engine, data = fresh
+    engine.ingest(progress=False)
+    path = data / QINGHAI
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # other bytes, the same text
+    resaved = engine.ingest(progress=False)
+    assert resaved.counts == {"unchanged": 2} and resaved.chunks_written == 0
+
+    parsed, load = [], ingest.index.load_article
+    monkeypatch.setattr(ingest.index, "load_article", lambda p, *a: parsed.append(p.name) or load(p, *a))
+    again = engine.ingest(progress=False)  # both known by their bytes now, the re-saved one too
+    assert again.counts == {"unchanged": 2} and parsed == []
+    assert sorted(r.title for r in again.results) == sorted(r.title for r in resaved.results)
+    path.write_bytes(path.read_bytes().replace(b"848 million", b"849 million"))
+    assert engine.ingest(progress=False).counts == {"updated": 1, "unchanged": 1} and parsed == [QINGHAI]
+
+
 def test_bm25_follows_the_store(fresh):
     engine, data = fresh
     engine.ingest(progress=False)
