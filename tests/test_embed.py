@@ -3,9 +3,12 @@
 import os
 
 import numpy as np
+import pytest
 from conftest import ARTICLES
 
+from rag import embed
 from rag.embed import Embedder, base_model_path, onnx_model
+from rag.model_files import ModelFileError
 
 
 def test_vectors_are_sentence_transformers_vectors():
@@ -35,3 +38,14 @@ def test_a_changed_export_is_made_again(tmp_path):
     assert onnx_model(folder=tmp_path) == path and path.stat().st_mtime_ns != made
     query = Embedder(folder=tmp_path).embed_query("aid to Qinghai")
     assert abs(np.linalg.norm(query) - 1) < 1e-5
+
+
+def test_a_failed_export_is_one_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    def broken(weights, out):
+        out.write_bytes(b"half")
+        raise ImportError("No module named 'onnx'")
+
+    monkeypatch.setattr(embed, "_export", broken)
+    with pytest.raises(ModelFileError, match=r"could not be exported to ONNX \(ImportError: No module named 'onnx'\)"):
+        Embedder(folder=tmp_path).embed_query("aid")
+    assert [p.suffix for p in tmp_path.iterdir()] == [".lock"]
