@@ -71,16 +71,20 @@ def test_compound_questions_split_into_parts_that_stand_alone():
     assert split_question("What and why?") == ["What and why?"]
 
 
-def test_misspelled_names_are_corrected_from_the_articles_vocabulary():
+def test_misspelled_names_are_corrected_from_the_articles_vocabulary(tmp_path):
     from rag.retrieve import Bm25Index
     from rag.types import Chunk
 
     text = "Governor Lena Ortiz visited Qinghai and Naqu with the delegation."
-    index = Bm25Index([Chunk("c1", "d", 0, "Visit to Naqu", None, "/a", text, 0, len(text))], "g")
-    assert index.correct("Who visited Nakqu and Quinghai?") == "Who visited Naqu and Qinghai?"
-    assert index.correct("How many tourists visited Naqu?") == "How many tourists visited Naqu?"
-    assert index.correct("Did Ortis visit?") == "Did Ortiz visit?"
-    assert index.correct("Did Zxqwv visit?") == "Did Zxqwv visit?"
+    chunks = [Chunk("c1", "d", 0, "Visit to Naqu", None, "/a", text, 0, len(text))]
+    built = Bm25Index.open(lambda: chunks, "g", tmp_path)
+    loaded = Bm25Index.open(lambda: [], "g", tmp_path)  # the saved index, vocabulary and all
+    assert loaded.chunks == built.chunks
+    for index in (built, loaded):
+        assert index.correct("Who visited Nakqu and Quinghai?") == "Who visited Naqu and Qinghai?"
+        assert index.correct("How many tourists visited Naqu?") == "How many tourists visited Naqu?"
+        assert index.correct("Did Ortis visit?") == "Did Ortiz visit?"
+        assert index.correct("Did Zxqwv visit?") == "Did Zxqwv visit?"
 
 
 def test_generation_runs_under_the_lock_in_a_worker_and_stops_when_the_reader_leaves():
