@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import logging
 import os
 import re
 import shutil
@@ -18,6 +19,12 @@ from rag.text import STOPWORDS
 from rag.types import Chunk, Hit
 
 _WORDS = re.compile(r"[A-Za-z]{4,}")
+
+
+def _quiet() -> None:
+    """bm25s sets its own logger to DEBUG on import: with any log handler configured (the eval's,
+    a user's script), every build would print its notes."""
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class Bm25Index:
@@ -42,6 +49,7 @@ class Bm25Index:
             from llama_index.core.schema import TextNode
             from llama_index.retrievers.bm25 import BM25Retriever
 
+            _quiet()
             nodes = [
                 TextNode(id_=c.id, text=embedding_text(c.header, c.text)) for c in self.chunks.values()
             ]
@@ -89,6 +97,7 @@ class Bm25Index:
         import Stemmer
         from llama_index.retrievers.bm25 import BM25Retriever
 
+        _quiet()
         rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
         chunks = [Chunk(*row) for row in rows]
         retriever = BM25Retriever.from_persist_dir(str(folder / "bm25"), mmap=True, show_progress=False)

@@ -147,3 +147,15 @@ def test_bm25_is_built_once_per_generation_and_loaded_after(tmp_path):
     assert Bm25Index.open(read, "gen2", tmp_path).search("tide", 1)[0][0].id == "c1" and len(reads) == 3
     Bm25Index.open(read, "gen2", tmp_path)  # the damaged copy was replaced
     assert len(reads) == 3
+
+
+def test_building_the_keyword_index_logs_nothing_of_the_library(caplog, tmp_path):
+    import logging
+
+    from rag.retrieve import Bm25Index
+    from rag.types import Chunk
+
+    caplog.set_level(logging.DEBUG)  # as a script that configures logging would
+    text = "The Zanzibar ferry carried 900 people."
+    Bm25Index.open(lambda: [Chunk("c1", "d", 0, "Ferry", None, "/a", text, 0, len(text))], "g", tmp_path)
+    assert not [r for r in caplog.records if r.name.startswith("bm25s")]
