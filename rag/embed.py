@@ -5,7 +5,7 @@ sentence-transformers defines the model (its modules, pooling and length limit).
 (with torch, transformers and scikit-learn) takes 7 s, more than anything else in a new
 `rag ask`, so its transformer is exported once to ONNX beside the LLM (`rag setup` does it at
 install) and run with onnxruntime and the model's own `tokenizers` file: the same vectors
-(tests/test_units.py compares them with sentence-transformers'), a query in 6 ms instead of 19 ms,
+(tests/test_embed.py compares them with sentence-transformers'), a query in 6 ms instead of 19 ms,
 batches as fast.
 """
 
