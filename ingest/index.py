@@ -3,8 +3,9 @@
 An article is unchanged when its file's fingerprint (its bytes and the reader's version) and the
 chunking settings match what the store holds: then the file is not even parsed. A file with other
 bytes but the same text and title is unchanged too, and nothing is embedded. A changed article
-replaces its chunks. A file that cannot be read is skipped with its reason and the rest still goes in. Each batch of articles is written under the
-store's `pending` marker (rag.store), and what an interrupted run left is removed first.
+replaces its chunks. A file that cannot be read is skipped with its reason and the rest still goes
+in. Each batch of articles is written under the store's `pending` marker (rag.store), and what an
+interrupted run left is removed first.
 """
 
 from __future__ import annotations
