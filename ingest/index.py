@@ -26,6 +26,9 @@ from rag.store import ChromaStore
 from rag.types import Article, Chunk
 
 STATUSES = ("added", "updated", "unchanged", "skipped", "removed")
+FLUSH_BATCHES = 16
+"""Embedding batches gathered before one embed-and-write: the embedder sorts them by length
+together (less padding), and the write runs while the next ones are embedded."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ def ingest_paths(
                 emit(FileResult(str(path), "skipped", f"cannot read file: {exc.strerror or exc}"))
             except Exception as exc:  # a parser or chunker failing on one file must not stop the rest
                 emit(FileResult(str(path), "skipped", f"could not be read ({type(exc).__name__}: {exc})"))
-            if sum(len(c) for _, c, _ in pending) >= settings.embed_batch * 4:
+            if sum(len(c) for _, c, _ in pending) >= settings.embed_batch * FLUSH_BATCHES:
                 flush()
             bar.update(1)
         if pending:
