@@ -5,7 +5,8 @@ is ever loaded. A stamp beside it records the verified file's size, inode, mtime
 later starts skip the 3-second hash; any write or replacement of the file changes its ctime or
 inode (which no user-level call can set back), so a changed file is hashed again, not trusted.
 Assembly holds a lock file: two first-time processes assemble once, and a `.partial` left by a
-killed one is removed by the next.
+killed one is removed by the next. `ensure_file` is that logic for any file made once per machine;
+the embedder's ONNX export (rag.embed) uses it too.
 """
 
 from __future__ import annotations
