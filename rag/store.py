@@ -162,11 +162,8 @@ class ChromaStore:
         variables inside Chroma, and a large store is far slower to list than to look up in."""
         col, out = self.collection(), []
         if doc_ids is not None:
-            wanted = sorted(set(doc_ids))
-            for i in range(0, len(wanted), PAGE // 2):
-                where = {"$and": [{"chunk_index": 0}, {"doc_id": {"$in": wanted[i : i + PAGE // 2]}}]}
-                with _translate_errors(self):
-                    out += col.get(where=where, include=["metadatas"])["metadatas"]
+            for _, metadatas in self._first_chunks(doc_ids):
+                out += metadatas
         else:
             offset = 0
             while True:
@@ -246,14 +243,20 @@ class ChromaStore:
 
     def annotate(self, changes: dict[str, dict]) -> None:
         """Merge metadata into articles' records (doc_id -> fields), leaving their chunks alone."""
-        col = self.collection()
-        wanted = sorted(changes)
-        with _translate_errors(self):
-            for i in range(0, len(wanted), PAGE // 2):
-                where = {"$and": [{"chunk_index": 0}, {"doc_id": {"$in": wanted[i : i + PAGE // 2]}}]}
+        for ids, metadatas in self._first_chunks(changes):
+            if ids:
+                with _translate_errors(self):
+                    self.collection().update(ids=ids, metadatas=[changes[m["doc_id"]] for m in metadatas])
+
+    def _first_chunks(self, doc_ids: Iterable[str]) -> Iterator[tuple[list[str], list[dict]]]:
+        """(ids, metadatas) of the articles' first chunks, which hold their records, in pages
+        small enough for SQLite's limit on query variables inside Chroma."""
+        col, wanted = self.collection(), sorted(set(doc_ids))
+        for i in range(0, len(wanted), PAGE // 2):
+            where = {"$and": [{"chunk_index": 0}, {"doc_id": {"$in": wanted[i : i + PAGE // 2]}}]}
+            with _translate_errors(self):
                 got = col.get(where=where, include=["metadatas"])
-                if got["ids"]:
-                    col.update(ids=got["ids"], metadatas=[changes[m["doc_id"]] for m in got["metadatas"]])
+            yield got["ids"], got["metadatas"]
 
     def delete_articles(self, doc_ids: Iterable[str]) -> None:
         col = self.collection()
