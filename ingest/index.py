@@ -156,11 +156,12 @@ def ingest_paths(
             try:
                 # known only from a complete write: recover() removed any half-written one
                 old = known.get(doc_id_for(path))
-                if old and old.get("chunking") == chunking and old.get("file_hash") == file_fingerprint(path):
+                fingerprint = file_fingerprint(path) if old else None  # a new file is size-checked first
+                if old and old.get("chunking") == chunking and old.get("file_hash") == fingerprint:
                     emit(FileResult(str(path), "unchanged", chunks=int(old["n_chunks"]), title=old.get("title", "")))
                     bar.update(1)
                     continue
-                article = load_article(path, limits)
+                article = load_article(path, limits, fingerprint)
                 if old and old.get("content_hash") == article.content_hash and old.get("chunking") == chunking:
                     # other bytes, same text (a PDF saved again): remember these bytes, skip the read next time
                     rehashed[article.doc_id] = {"file_hash": article.file_hash}

@@ -79,7 +79,8 @@ def _reader_version() -> str:
 _READER = _reader_version()
 
 
-def load_article(path: Path, limits: Limits = Limits()) -> Article:  # noqa: B008 - frozen, shared
+def load_article(path: Path, limits: Limits = Limits(), fingerprint: str | None = None) -> Article:  # noqa: B008 - frozen, shared
+    """`fingerprint`: the file's, when the caller has just taken it (it is taken here otherwise)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
@@ -92,7 +93,7 @@ def load_article(path: Path, limits: Limits = Limits()) -> Article:  # noqa: B00
         raise LoadError("file is empty")
     if size > limits.bytes:
         raise LoadError(f"file is {size / 2**20:.0f} MiB; the limit is {limits.bytes // 2**20} MiB")
-    fingerprint = file_fingerprint(path)  # before reading: a file changed meanwhile is read again next run
+    fingerprint = fingerprint or file_fingerprint(path)  # before reading: a file changed meanwhile is read again next run
 
     if suffix == ".pdf":
         text, meta = _read_pdf(path, limits)
