@@ -56,12 +56,12 @@ class Settings:
     rerank: bool = False
     """Order the fused candidates by the cross-encoder (rag.rerank) before the cut to k. Off by
     default: it helps on SQuAD's held-out articles and on papers, but on the machine-translated news
-    of the starting articles it ranks the wrong passage first (README, "The reranker")."""
+    of the starting articles it ranks the wrong passage first (README, "The reader")."""
     rerank_fused: bool = True
     """Order by reciprocal rank fusion of the retrieval order and the cross-encoder's, instead of
     the cross-encoder's alone, so one misreading moves a passage a few places, not out of the top k."""
     rerank_candidates: int = 12
-    """Fused candidates the cross-encoder reads (about 25 ms each on 2 cores)."""
+    """Fused candidates the cross-encoder reads (about 20 ms each on 2 cores)."""
     read: bool = False
     """Read the passages with the reader (rag.rerank) after generation: its probability joins the
     answerability signals, and its answer span picks the sentence the fallback quotes. Off by

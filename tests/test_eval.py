@@ -92,3 +92,20 @@ def test_load_questions_reports_bad_lines(tmp_path: Path):
 
     with pytest.raises(ValueError, match="q.jsonl:1"):
         load_questions(bad)
+
+
+def test_the_fallback_simulation_gives_a_fallback_only_at_or_above_its_threshold():
+    """eval.answerability.extractive: model answers are kept at t, fallbacks at e, none when e is None."""
+    from eval.answerability import extractive
+
+    rows = [
+        {"set": "squad-answerable", "good": True},
+        {"set": "squad-answerable", "good": True, "extractive": 1.0},
+        {"set": "squad-unanswerable", "good": False, "extractive": 1.0},
+    ]
+    asked = {"squad-answerable": 2, "squad-unanswerable": 1}
+    out = extractive(rows, [0.5, 0.5, 0.4], asked, t=0.35)
+    assert out["e=None"] == {"answerable_contains_gold": 0.5, "answerable_refused": 0.5,
+                             "unanswerable_refused": 1.0, "fallbacks_given": 0}
+    assert out["e=0.45"]["fallbacks_given"] == 1 and out["e=0.45"]["answerable_contains_gold"] == 1.0
+    assert out["e=0.35"]["fallbacks_given"] == 2 and out["e=0.35"]["unanswerable_refused"] == 0.0
