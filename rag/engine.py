@@ -316,7 +316,7 @@ class Engine:
             # A failure is raised again, with its message, by the first question.
             with self._lock, contextlib.suppress(Exception):
                 getattr(self.generator(self.settings), "ready", lambda: None)()
-            if self.settings.read:  # read after generation: loaded meanwhile
+            if self.settings.read or self.settings.rerank:  # loaded while the embedder loads and searches
                 with contextlib.suppress(Exception):
                     self.reranker.ready()
 
