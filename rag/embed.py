@@ -64,19 +64,13 @@ class _Onnx:
     attention mask, unit length, 256 tokens at most) without importing it."""
 
     def __init__(self, weights: Path, folder: Path | None):
-        import onnxruntime
         from tokenizers import Tokenizer
 
         config = json.loads((weights / "sentence_bert_config.json").read_text())
         self.tokenizer = Tokenizer.from_file(str(weights / "tokenizer.json"))
         self.tokenizer.enable_truncation(config["max_seq_length"])
         self.tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3  # its warnings are not the user's business
-        self.session = onnxruntime.InferenceSession(
-            str(onnx_model(weights, folder)), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnx_session(onnx_model(weights, folder))
 
     def encode(self, texts: list[str]) -> list[list[float]]:
         import numpy as np
@@ -96,29 +90,46 @@ class _Onnx:
 def onnx_model(weights: Path | None = None, folder: Path | None = None) -> Path:
     """The ONNX export of the bundled weights, made once per machine (about 8 s, needs torch) and
     stamped like the LLM file (rag.model_files), so a damaged or changed file is made again."""
+    weights = weights or base_model_path()
+    return onnx_file("all-minilm-l6-v2", MODEL_PACKAGE, lambda out: _export(weights, out), "embedding model", folder)
+
+
+def onnx_file(name: str, identity: str, export: Callable[[Path], None], what: str, folder: Path | None) -> Path:
+    """`<folder>/<name>-<key>.onnx`, made by `export(path)` once per machine (rag.model_files.ensure_file).
+    The key hashes `identity` (what the export is made from) and the exporter's version, so a new
+    model or torch makes a new file; a failed export is one line naming what to reinstall."""
     from importlib.metadata import version
 
     from rag.model_files import ModelFileError, ensure_file
 
-    weights = weights or base_model_path()
     if folder is None:
         from rag.settings import Settings
 
         folder = Settings().model_dir
-    key = hashlib.sha256(f"{MODEL_PACKAGE} torch {version('torch')} opset 17".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{identity} torch {version('torch')} opset 17".encode()).hexdigest()[:16]
 
     def make(out: Path) -> None:
         try:
-            _export(weights, out)
+            export(out)
         except ModelFileError:
             raise
         except Exception as exc:  # a missing exporter package, a full disk: one clear line, not a trace
             raise ModelFileError(
-                f"The embedding model could not be exported to ONNX ({type(exc).__name__}: {exc}). "
+                f"The {what} could not be exported to ONNX ({type(exc).__name__}: {exc}). "
                 f"Reinstall what exports it: pip install {MODEL_PACKAGE} onnx==1.23.2 torch==2.13.0"
             ) from exc
 
-    return ensure_file(Path(folder) / f"all-minilm-l6-v2-{key}.onnx", make)
+    return ensure_file(Path(folder) / f"{name}-{key}.onnx", make)
+
+
+def onnx_session(path: Path):
+    """An onnxruntime session on every core, quiet (its warnings are not the user's business)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _export(weights: Path, out: Path) -> None:

