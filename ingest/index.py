@@ -48,7 +48,9 @@ class IngestReport:
     recovered: int = 0
     """Articles an interrupted earlier run left half-written, removed before this run."""
     keyword_index_s: float = 0.0
-    """Of `seconds`, the rebuild of the BM25 index after a change (rag.retrieve)."""
+    """Of `seconds`, updating the BM25 index after a change (rag.bm25)."""
+    touched: frozenset[str] = frozenset()
+    """Doc ids of the articles whose chunks this run wrote or deleted (a recovered one too)."""
 
     @property
     def chunks_written(self) -> int:
@@ -116,6 +118,7 @@ def ingest_paths(
     chunking = f"{settings.chunk_tokens}/{settings.overlap_tokens}"
     pending: list[tuple[Article, list[Chunk], str]] = []
     rehashed: dict[str, dict] = {}  # doc_id -> new file_hash of articles whose text did not change
+    touched: set[str] = set(recovered)
     bar = _bar(len(files), progress)
 
     def emit(result: FileResult) -> None:
@@ -130,6 +133,7 @@ def ingest_paths(
         """Wait for the batch being written (a store failure is raised here), then report its files."""
         if writing:
             for article, chunks, status in writing.pop().result():
+                touched.add(article.doc_id)
                 emit(FileResult(article.source, status, chunks=len(chunks), title=article.title))
 
     def flush() -> None:
@@ -187,8 +191,9 @@ def ingest_paths(
         settle()
     if rehashed:
         store.annotate(rehashed)
-    if any(r.status in ("added", "updated") for r in results):  # settled batches left the marker set
-        store.set_pending(())
+    wrote = any(r.status in ("added", "updated") for r in results)
+    if wrote:  # settled batches left the marker set; cleared with the generation change (rag.store)
+        store.set_pending((), bump=True)
     bar.close()
 
     if prune:
@@ -199,13 +204,15 @@ def ingest_paths(
             if m.get("source") not in seen and not Path(m.get("source", "")).exists()
         ]
         store.delete_articles(m["doc_id"] for m in gone)
+        touched.update(m["doc_id"] for m in gone)
         for m in gone:
             emit(FileResult(m["source"], "removed", title=m.get("title", "")))
 
     report = IngestReport(
-        tuple(results), time.perf_counter() - t0, dict(Counter(r.status for r in results)), len(recovered)
+        tuple(results), time.perf_counter() - t0, dict(Counter(r.status for r in results)), len(recovered),
+        touched=frozenset(touched),
     )
-    if report.changed or rebuilt:
+    if report.changed or rebuilt:  # again: the deletes of `prune` came after
         store.bump_generation()
     return report
 

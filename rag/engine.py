@@ -8,7 +8,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -54,9 +54,12 @@ class Engine:
         from ingest.index import articles_under, ingest_paths
 
         with self.store.writing():
-            before = None if rebuild else self.store.generation()  # a rebuild may change the model
+            everything = rebuild and not paths  # which may change the embedding model: nothing to read
+            before = "" if everything else self.store.generation()
+            dropped: list[str] = []
             if rebuild and paths:
-                self.store.delete_articles(m["doc_id"] for m in articles_under(self.store.articles(), paths))
+                dropped = [m["doc_id"] for m in articles_under(self.store.articles(), paths)]
+                self.store.delete_articles(dropped)
             elif rebuild:
                 self.store.drop()
             report = ingest_paths(
@@ -71,12 +74,13 @@ class Engine:
             )
             if self.store.generation() == before:
                 return report
-            # The keyword index is rebuilt here, once per change, and saved for every process:
+            # The keyword index follows here, once per change, and is saved for every process:
             # otherwise the first question after an ingest waits for it (25 s at 100,000 chunks).
             t = time.perf_counter()
             if progress:
-                print(f"Rebuilding the keyword index ({self.store.count():,} chunks)…", file=sys.stderr, flush=True)
-            self._bm25_index()
+                print("Updating the keyword index…", file=sys.stderr, flush=True)
+            # What an interrupted run wrote is not known: then it is built from every chunk.
+            self._update_keywords("" if report.recovered else before, {*dropped, *report.touched})
             spent = time.perf_counter() - t
             return replace(report, seconds=report.seconds + spent, keyword_index_s=spent)
 
@@ -84,11 +88,25 @@ class Engine:
         """Remove an article's chunks, and its `file` too when given (an upload): the file first,
         under the write lock, so a crash between the two cannot bring the article back."""
         with self.store.writing():
+            before = self.store.generation()
             if file is not None:
                 Path(file).unlink(missing_ok=True)
             self.store.delete_articles([doc_id])
             self.store.bump_generation()
-            self._bm25_index()  # rebuilt now, as after an ingest, not by the next question
+            self._update_keywords(before, {doc_id})  # now, as after an ingest, not by the next question
+
+    def _update_keywords(self, before: str, changed: Iterable[str]) -> None:
+        """Under the write lock, after a change: save the keyword index of the new generation as
+        the one of `before` with the `changed` articles' chunks as a new segment (rag.bm25), or
+        build it from every chunk when `before`'s is not on disk or is unknown (""), or when other
+        processes may write too (a Chroma server)."""
+        changed = set(changed)
+        cache = self.store.cache_dir / "bm25"
+        if before and not self.settings.chroma_host:
+            chunks = list(self.store.chunks_of(changed))
+            if Bm25Index.extend(cache, before, self.store.generation(), changed, chunks):
+                return  # loaded by the next question, reusing the segments held in memory
+        self._bm25_index()
 
     # -- retrieve -------------------------------------------------------------------------
     def retrieve(
@@ -140,7 +158,7 @@ class Engine:
     def _bm25_index(self) -> Bm25Index:
         generation = self.store.generation()
         if self._bm25 is None or self._bm25.generation != generation:
-            self._bm25 = Bm25Index.open(self.store.chunks, generation, self.store.cache_dir / "bm25")
+            self._bm25 = Bm25Index.open(self.store.chunks, generation, self.store.cache_dir / "bm25", self._bm25)
         return self._bm25
 
     # -- answer ---------------------------------------------------------------------------

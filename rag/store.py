@@ -91,8 +91,14 @@ class ChromaStore:
         """Articles whose writing began and did not finish: not to be searched."""
         return frozenset(filter(None, str(self._metadata().get("pending", "")).split(",")))
 
-    def set_pending(self, doc_ids: Iterable[str]) -> None:
-        self._modify(pending=",".join(sorted(set(doc_ids))))
+    def set_pending(self, doc_ids: Iterable[str], bump: bool = False) -> None:
+        """Mark the articles being written. `bump`: also change the generation, in the same
+        metadata write, so no kill can leave finished writes under the generation before them
+        (indexes saved for that generation would then stand for other content)."""
+        changes = {"pending": ",".join(sorted(set(doc_ids)))}
+        if bump:
+            changes["generation"] = uuid.uuid4().hex
+        self._modify(**changes)
 
     def recover(self) -> list[str]:
         """Delete what interrupted writes left (their articles are re-added by the ingest that
@@ -100,8 +106,7 @@ class ChromaStore:
         left = sorted(self.pending())
         if left:
             self.delete_articles(left)
-            self.set_pending(())
-            self.bump_generation()
+            self.set_pending((), bump=True)
         return left
 
     @contextlib.contextmanager
@@ -190,6 +195,13 @@ class ChromaStore:
                 return
             offset += READ_PAGE
 
+    def chunks_of(self, doc_ids: Iterable[str]) -> Iterator[Chunk]:
+        """Every chunk of these articles, asked for in groups small enough for SQLite's limit on
+        query variables inside Chroma."""
+        wanted = sorted(set(doc_ids))
+        for i in range(0, len(wanted), PAGE // 2):
+            yield from self.chunks({"doc_id": {"$in": wanted[i : i + PAGE // 2]}})
+
     def query(
         self, vector: Sequence[float], k: int, exclude: frozenset[str] = frozenset()
     ) -> list[tuple[Chunk, float]]:
@@ -259,7 +271,13 @@ class ChromaStore:
             yield got["ids"], got["metadatas"]
 
     def delete_articles(self, doc_ids: Iterable[str]) -> None:
+        """Delete the articles' chunks. The generation changes first: a kill half-way leaves the
+        store at a generation no saved index was built for, so none is trusted for it."""
+        doc_ids = list(doc_ids)
+        if not doc_ids:
+            return
         col = self.collection()
+        self.bump_generation()
         with _translate_errors(self):
             for doc_id in doc_ids:
                 col.delete(where={"doc_id": doc_id})

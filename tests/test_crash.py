@@ -27,7 +27,9 @@ got = store.collection().get(include=["documents", "metadatas"])
 rows = sorted(zip(got["ids"], got["documents"], [json.dumps(m, sort_keys=True) for m in got["metadatas"]]))
 seen = [h.chunk.title for h in engine.retrieve("What did the river gauge at station 5 read?", 10,
                                                   exclude=store.pending())]
-print(json.dumps({"rows": rows, "pending": sorted(store.pending()), "summary": summary, "searched": seen}))
+keywords = [[c.title, c.id, round(s, 4)] for c, s in engine._bm25_index().search("gauge station ferry storm people", 30)]
+print(json.dumps({"rows": rows, "pending": sorted(store.pending()), "summary": summary, "searched": seen,
+                  "keywords": keywords}))
 """
 
 
@@ -50,7 +52,8 @@ def _dump(store: Path, data: Path, ingest: bool = False) -> dict:
 
 
 def _same(a: dict, b: dict) -> bool:
-    return a["rows"] == b["rows"] and a["pending"] == b["pending"] == []
+    """The same chunks, nothing pending, and the same keyword index (rag.bm25) over them."""
+    return a["rows"] == b["rows"] and a["pending"] == b["pending"] == [] and a["keywords"] == b["keywords"]
 
 
 @pytest.fixture
@@ -90,6 +93,22 @@ def test_killed_mid_update_then_rerun_equals_a_clean_build(corpus, tmp_path):
     assert _same(done, _dump(tmp_path / "clean", corpus, ingest=True))
 
 
+@pytest.mark.parametrize("writes", [2, 3])
+def test_killed_around_the_generation_change_then_rerun_equals_a_clean_build(corpus, tmp_path, writes):
+    """The keyword index is extended from the generation before a change (rag.bm25): a kill after
+    the chunks went in must never leave them under that generation, where a rerun would find the
+    article unchanged and its keywords missing. Metadata writes of the run: the batch's pending
+    marker, then its clearing with the new generation, then the final generation change."""
+    store = tmp_path / "store"
+    assert _run(["-m", "rag.cli", "ingest", "--quiet"], store, corpus).returncode == 0
+    (corpus / "storm.txt").write_text("Storm warning\n\nA storm closed the ferry port for two days.\n")
+    killed = _run([str(CRASH), "modify", str(writes)], store, corpus)
+    assert killed.returncode == -9, killed.stderr
+    done = _dump(store, corpus, ingest=True)
+    assert "Storm warning" in [title for title, _, _ in done["keywords"]]
+    assert _same(done, _dump(tmp_path / "clean", corpus, ingest=True))
+
+
 def test_a_second_writer_is_told_the_store_is_busy(engine, settings):
     with engine.store.writing():
         result = subprocess.run(
@@ -111,3 +130,10 @@ def test_rebuild_of_some_paths_keeps_the_other_articles(engine, settings, tmp_pa
     titles = [m["title"] for m in engine.store.articles()]
     assert "Tide report" in titles and len(titles) == 3  # the two starting articles were not dropped
     engine.delete_article(next(m["doc_id"] for m in engine.store.articles() if m["title"] == "Tide report"))
+    assert not engine.retrieve_bm25("spring tide harbour", 3)  # the keyword index follows the delete
+    (extra / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 900 people.\n")
+    engine.ingest([extra], progress=False)
+    (extra / "ferry.txt").unlink()
+    engine.ingest([extra], rebuild=True, progress=False)  # drops the file that is gone
+    assert not engine.retrieve_bm25("Zanzibar ferry", 3)
+    assert "Tide report" in engine.retrieve_bm25("spring tide harbour", 3)[0].chunk.title

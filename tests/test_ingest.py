@@ -1,11 +1,13 @@
 """Ingest against the real embedded Chroma with the real embedding model."""
 
+import json
 import shutil
 
 import pytest
 from conftest import ARTICLES, NAQU, QINGHAI
 
 from rag.engine import Engine
+from rag.retrieve import Bm25Index
 from rag.store import StoreError
 
 
@@ -64,13 +66,19 @@ def test_bm25_follows_the_store(fresh):
     assert not any("Zanzibar" in h.chunk.text for h in engine.retrieve_bm25("Zanzibar ferry", 3))
     (data / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 900 people.\n", encoding="utf-8")
     engine.ingest(progress=False)
-    saved = engine.store.cache_dir / "bm25" / engine.store.generation()
-    assert (saved / "chunks.json").exists()  # built by the ingest, so no question waits for it
+    cache = engine.store.cache_dir / "bm25"
+    manifest = json.loads((cache / f"{engine.store.generation()}.json").read_text())
+    # saved by the ingest, so no question waits for it: the first build plus the new article
+    assert len(manifest["segments"]) == 2 and len(list((cache / "segments").iterdir())) == 2
     assert "Zanzibar" in engine.retrieve_bm25("Zanzibar ferry", 3)[0].chunk.text
     (data / "ferry.txt").unlink()
     report = engine.ingest(progress=False, prune=True)
     assert report.counts.get("removed") == 1
     assert not engine.retrieve_bm25("Zanzibar ferry", 3)
+    fresh_build = Bm25Index.open(engine.store.chunks, "", None)
+    assert engine._bm25_index().chunks == fresh_build.chunks
+    for query in ("aid Qinghai projects", "Zhejiang delegation Naqu"):
+        assert engine._bm25_index().search(query, 5) == fresh_build.search(query, 5)
 
 
 def test_bad_files_are_skipped_and_the_rest_ingested(fresh):

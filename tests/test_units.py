@@ -142,11 +142,56 @@ def test_bm25_is_built_once_per_generation_and_loaded_after(tmp_path):
     assert [c.id for c, _ in loaded.search("bridge opened", 2)] == [c.id for c, _ in built.search("bridge opened", 2)] == ["c2"]
     assert loaded.neighbour("d1", 0) == chunks[1] and loaded.correct("Ferri") == "Ferry"
     Bm25Index.open(read, "gen2", tmp_path)  # a new generation replaces the old one on disk
-    assert len(reads) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["gen2"]
-    (tmp_path / "gen2" / "chunks.json").write_text("{broken")
+    assert len(reads) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["gen2.json", "segments"]
+    (segment,) = (tmp_path / "segments").iterdir()
+    (segment / "chunks.json").write_text("{broken")
     assert Bm25Index.open(read, "gen2", tmp_path).search("tide", 1)[0][0].id == "c1" and len(reads) == 3
     Bm25Index.open(read, "gen2", tmp_path)  # the damaged copy was replaced
-    assert len(reads) == 3
+    assert len(reads) == 3 and len(list((tmp_path / "segments").iterdir())) == 1
+
+
+def _ranked(index, query):
+    return [(c.id, round(s, 4)) for c, s in index.search(query, 100)]
+
+
+def test_bm25_extended_with_a_change_ranks_as_one_built_from_scratch(tmp_path):
+    """An update is a new segment plus dead older copies: scores must equal a fresh build's
+    (same df, N and average length), through every merge, and the index must not be read."""
+    import random
+
+    from rag import bm25
+    from rag.retrieve import Bm25Index
+    from rag.types import Chunk
+
+    rng = random.Random(3)
+    words = "ferry tide bridge harbour storm council budget school river market festival road".split()
+
+    def article(doc, n, salt=""):
+        texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) + salt for _ in range(n)]
+        return [Chunk(f"{doc}-{i}{salt}", doc, i, f"Title {doc}", None, f"/{doc}.txt", t, 0, len(t)) for i, t in enumerate(texts)]
+
+    store = {f"d{i}": article(f"d{i}", 3) for i in range(6)}
+    everything = lambda: [c for chunks in store.values() for c in chunks]  # noqa: E731
+    Bm25Index.open(everything, "g0", tmp_path)
+    before = "g0"
+    for step in range(12):  # updates, additions and deletions; merges after MAX_SEGMENTS
+        doc = f"d{rng.randint(0, 8)}"
+        if step % 4 == 3 and doc in store:
+            del store[doc]
+            added = []
+        else:
+            store[doc] = added = article(doc, rng.randint(1, 4), salt=f" v{step}")
+        after = f"g{step + 1}"
+        assert Bm25Index.extend(tmp_path, before, after, {doc}, added)
+        incremental = Bm25Index.open(lambda: pytest.fail("read the store"), after, tmp_path)
+        fresh = Bm25Index([bm25.Segment.build(everything())], "x")
+        assert incremental.chunks == fresh.chunks
+        for query in ("ferry tide", "storm council budget", "festival", "v5 river"):
+            assert _ranked(incremental, query) == _ranked(fresh, query)
+        assert len(list((tmp_path / "segments").iterdir())) <= bm25.MAX_SEGMENTS
+        assert [p.name for p in tmp_path.glob("*.json")] == [f"{after}.json"]
+        before = after
+    assert not Bm25Index.extend(tmp_path, "unknown", "g99", {"d1"}, [])  # the caller builds instead
 
 
 def test_building_the_keyword_index_logs_nothing_of_the_library(caplog, tmp_path):

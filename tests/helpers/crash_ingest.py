@@ -2,6 +2,7 @@
 
     python tests/helpers/crash_ingest.py upsert N [PATHS]   # die right after the Nth upsert
     python tests/helpers/crash_ingest.py delete N [PATHS]   # die right before the Nth delete
+    python tests/helpers/crash_ingest.py modify N [PATHS]   # die right before the Nth metadata write
 """
 
 import os
@@ -11,14 +12,14 @@ import sys
 from chromadb.api.models.Collection import Collection
 
 WHEN, N = sys.argv[1], int(sys.argv[2])
-calls = {"upsert": 0, "delete": 0}
+calls = {"upsert": 0, "delete": 0, "modify": 0}
 
 
 def _patch(name: str) -> None:
     original = getattr(Collection, name)
 
     def patched(self, *args, **kwargs):
-        if name == WHEN == "delete":
+        if name == WHEN and name in ("delete", "modify"):
             calls[name] += 1
             if calls[name] >= N:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -34,6 +35,7 @@ def _patch(name: str) -> None:
 
 _patch("upsert")
 _patch("delete")
+_patch("modify")
 
 from rag.cli import main  # noqa: E402 - after the patch, as a user's process would import it
 
