@@ -124,7 +124,14 @@ class Settings:
         unknown = set(overrides) - {f.name for f in fields(self)}
         if unknown:
             raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        new = dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        hints = typing.get_type_hints(type(self))
+        # A string for a typed field is read as the environment variable would be ("data", "3").
+        values = {
+            k: _parse(v, hints[k], k) if isinstance(v, str) and str not in _kinds(hints[k]) else v
+            for k, v in overrides.items()
+            if v is not None
+        }
+        new = dataclasses.replace(self, **values)
         new.validate()
         return new
 
@@ -137,9 +144,12 @@ class Settings:
             raise ValueError("overlap_tokens must be >= 0 and smaller than chunk_tokens")
 
 
+def _kinds(hint) -> list:
+    return [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
+
+
 def _parse(raw: str, hint, name: str):
-    kinds = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
-    kind = kinds[0]
+    kind = _kinds(hint)[0]
     if raw == "" and type(None) in typing.get_args(hint):
         return None
     try:

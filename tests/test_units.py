@@ -1,6 +1,7 @@
 """Settings, fusion, question checks, JSON shape, history handling: pure logic."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,8 @@ def test_settings_from_env_types_and_errors():
         Settings().replace(backend="gpt")
     with pytest.raises(TypeError, match="unknown"):
         Settings().replace(colour="red")
+    s = Settings().replace(store_dir="elsewhere/chroma", k="4", read="1")  # strings read as from the environment
+    assert (s.store_dir, s.k, s.read) == (Path("elsewhere/chroma"), 4, True)
 
 
 def test_rrf_fusion_rewards_agreement():
