@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from functools import cache
 from typing import Protocol
 
 from rag.kvcache import PrefixCache
@@ -76,6 +77,7 @@ class LlamaCppGenerator(_ChatGenerator):
                 "`pip install llama-cpp-python==0.3.36`, or use --backend extractive."
             ) from exc
         path = ensure_model(self._settings.model_dir)
+        _keep_output()
         llm = Llama(
             model_path=str(path),
             n_ctx=self._settings.n_ctx,
@@ -109,6 +111,47 @@ class LlamaCppGenerator(_ChatGenerator):
             piece = part["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
+
+
+class _Unchanged:
+    """Stands in for llama-cpp-python's `suppress_stdout_stderr`, leaving the streams alone."""
+
+    def __init__(self, disable: bool = True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+@cache
+def _keep_output():
+    """With verbose=False, llama-cpp-python points the whole process's stdout and stderr (the
+    file descriptors and `sys.stdout`/`sys.stderr`) at /dev/null while the model loads. The CLI
+    and the page load it in a background thread, so whatever another thread printed meanwhile
+    was lost: `rag ask` with a question too far from every article, refused before generation,
+    printed nothing at all. Instead the streams are left alone and llama.cpp's own log goes to
+    the `llama_cpp` logger (errors at ERROR, the rest at DEBUG), so loading still prints nothing.
+    Returns the callback: cached, so it lives as long as llama.cpp holds its C pointer."""
+    import ctypes
+    import logging
+
+    import llama_cpp
+    from llama_cpp import _internals, llama, llama_chat_format
+
+    for module in (llama, _internals, llama_chat_format):
+        module.suppress_stdout_stderr = _Unchanged
+    log = logging.getLogger("llama_cpp")
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data) -> None:
+        # ggml's levels: 1 debug, 2 info, 3 warn, 4 error, 5 continued
+        log.log(logging.ERROR if level == 4 else logging.DEBUG, "%s", text.decode("utf-8", "replace").rstrip())
+
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    return callback
 
 
 class OpenAIGenerator(_ChatGenerator):

@@ -98,3 +98,21 @@ def test_article_text_reaches_the_terminal_without_control_characters(ingested, 
     assert result.returncode == 0 and "rang the bell" in result.stdout
     assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\x07" not in result.stdout
     assert "\\x1b[31m" in result.stdout  # shown as an escape, not acted on
+
+
+def test_an_answer_given_while_the_model_loads_is_printed(ingested):
+    """`rag ask` loads the LLM in a background thread. llama-cpp-python used to point the process's
+    stdout at /dev/null while loading, so an answer refused before generation printed nothing."""
+    result = rag("ask", "Xylophone quartz zebra?", settings=ingested)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "The articles don't say." and result.stderr == ""
+
+
+def test_an_empty_store_is_a_clear_error(tmp_path):
+    from types import SimpleNamespace
+
+    empty = SimpleNamespace(store_dir=tmp_path / "store", data_dir=tmp_path / "data")
+    for args in (["ask", "Who won?"], ["eval"]):
+        result = rag(*args, "--json", settings=empty)
+        assert result.returncode == 1 and "Nothing is indexed" in result.stderr and "rag ingest" in result.stderr
+        assert json.loads(result.stdout)["code"] == "store"
