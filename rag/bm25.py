@@ -241,7 +241,8 @@ class Bm25Index:
             docs = [json.loads((cache / "segments" / n / "docs.json").read_text(encoding="utf-8")) for n in names]
         except _DAMAGED:
             return False
-        dead.update(dict.fromkeys(changed, len(names)))  # every older copy of a changed article
+        # every older copy of a changed article (a new article has none to mark)
+        dead.update({doc: len(names) for doc in changed if any(doc in d for d in docs)})
         total = sum(sum(d.values()) for d in docs) + len(chunks)
         gone = sum(n for i, d in enumerate(docs) for doc, n in d.items() if i < dead.get(doc, -1))
         if chunks:

@@ -193,6 +193,8 @@ def test_bm25_extended_with_a_change_ranks_as_one_built_from_scratch(tmp_path):
             assert _ranked(incremental, query) == _ranked(fresh, query)
         assert len(list((tmp_path / "segments").iterdir())) <= bm25.MAX_SEGMENTS
         assert [p.name for p in tmp_path.glob("*.json")] == [f"{after}.json"]
+        for doc, position in incremental.dead.items():  # only articles with older copies are marked
+            assert any(c.doc_id == doc for seg in incremental.segments[:position] for c in seg.chunks)
         before = after
     assert not Bm25Index.extend(tmp_path, "unknown", "g99", {"d1"}, [])  # the caller builds instead
 
