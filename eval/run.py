@@ -241,8 +241,8 @@ def main(args, settings) -> int:
     from rag.cli import require_articles
     from rag.engine import get_engine
 
+    questions = load_questions(args.question_set or DEFAULT_SET)  # a bad file is named first
     require_articles(get_engine())  # the engine `rag.answer` uses
-    questions = load_questions(args.question_set or DEFAULT_SET)
     overrides = {k: v for k, v in {"k": args.k, "backend": args.backend}.items() if v is not None}
     results = evaluate(questions, rag.answer, progress=not args.json, **overrides)
     summary = summarize(results)
