@@ -137,3 +137,5 @@ def test_rebuild_of_some_paths_keeps_the_other_articles(engine, settings, tmp_pa
     engine.ingest([extra], rebuild=True, progress=False)  # drops the file that is gone
     assert not engine.retrieve_bm25("Zanzibar ferry", 3)
     assert "Tide report" in engine.retrieve_bm25("spring tide harbour", 3)[0].chunk.title
+    engine.delete_article(next(m["doc_id"] for m in engine.store.articles() if m["title"] == "Tide report"))
+    assert len(engine.store.articles()) == 2  # the shared store as the other tests expect it
