@@ -16,6 +16,7 @@ MAX_SEGMENTS or a quarter of the rows are dead.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import json
 import logging
@@ -25,9 +26,8 @@ import shutil
 import tempfile
 import uuid
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -70,7 +70,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [[stems[t] for t in tokens] for tokens in split]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Segment:
     """An immutable batch of chunks with their term counts (rows: chunks, columns: terms)."""
 
@@ -110,21 +110,13 @@ class Segment:
         blocks, chunks, words = [], [], set()
         for seg, alive in parts:
             local = np.array([terms.setdefault(t, len(terms)) for t in seg.terms], dtype=np.int64)
-            block = seg.counts[np.flatnonzero(alive)].tocoo()
-            blocks.append((block.row, local[block.col], block.data, block.shape[0]))
+            blocks.append((seg.counts[np.flatnonzero(alive)].tocoo(), local))
             chunks += [c for c, a in zip(seg.chunks, alive, strict=True) if a]
             words |= seg.words
-        rows, cols, data, offset = [], [], [], 0
-        for r, c, d, n in blocks:
-            rows.append(r + offset)
-            cols.append(c)
-            data.append(d)
-            offset += n
-        counts = sparse.coo_matrix(
-            (np.concatenate(data) if data else [], (np.concatenate(rows) if rows else [], np.concatenate(cols) if cols else [])),
-            shape=(offset, len(terms)), dtype=np.float32,
+        counts = sparse.vstack(
+            [sparse.coo_matrix((b.data, (b.row, local[b.col])), shape=(b.shape[0], len(terms))) for b, local in blocks]
         ).tocsc()
-        return cls(uuid.uuid4().hex, tuple(chunks), terms, counts, frozenset(words))
+        return cls(uuid.uuid4().hex, tuple(chunks), terms, counts.astype(np.float32), frozenset(words))
 
     def save(self, folder: Path) -> None:
         from scipy import sparse
@@ -135,13 +127,11 @@ class Segment:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".building-"))
         try:
-            rows = [[c.id, c.doc_id, c.index, c.title, c.date, c.source, c.text, c.start, c.end] for c in self.chunks]
+            rows = [dataclasses.astuple(c) for c in self.chunks]  # read back as Chunk(*row)
             (tmp / "chunks.json").write_text(json.dumps(rows), encoding="utf-8")
             (tmp / "terms.json").write_text(json.dumps(list(self.terms)), encoding="utf-8")
             (tmp / "words.json").write_text(json.dumps(sorted(self.words)), encoding="utf-8")
-            docs: dict[str, int] = {}
-            for c in self.chunks:
-                docs[c.doc_id] = docs.get(c.doc_id, 0) + 1
+            docs = Counter(c.doc_id for c in self.chunks)
             (tmp / "docs.json").write_text(json.dumps(docs), encoding="utf-8")  # read by `extend`
             sparse.save_npz(tmp / "counts.npz", self.counts, compressed=False)
             os.replace(tmp, target)
@@ -181,6 +171,7 @@ class Bm25Index:
         alive = np.concatenate(self._alive) if self._alive else np.zeros(0, dtype=bool)
         self._alive_all = alive
         self._lengths = [seg.lengths for seg in self.segments]
+        self._offsets = np.cumsum([0] + [len(seg.chunks) for seg in self.segments])[:-1]
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0)
         self._n = int(alive.sum())
         self._avgdl = float(lengths[alive].sum() / self._n) if self._n else 1.0
@@ -216,10 +207,10 @@ class Bm25Index:
 
     @classmethod
     def load(cls, cache: Path, generation: str, previous: Bm25Index | None = None) -> Bm25Index:
-        manifest = json.loads((cache / f"{generation}.json").read_text(encoding="utf-8"))
+        names, dead = _read_manifest(cache, generation)
         held = {s.name: s for s in previous.segments} if previous else {}
-        segments = [held.get(name) or Segment.load(cache / "segments", name) for name in manifest["segments"]]
-        return cls(segments, generation, {str(k): int(v) for k, v in manifest["dead"].items()})
+        segments = [held.get(name) or Segment.load(cache / "segments", name) for name in names]
+        return cls(segments, generation, dead)
 
     def save(self, cache: Path) -> None:
         """Write the segments not on disk yet and this generation's manifest (rag.bm25 docstring)."""
@@ -236,8 +227,7 @@ class Bm25Index:
         segments' article counts. False when that manifest is not on disk: the caller builds
         from the store instead."""
         try:
-            manifest = json.loads((cache / f"{before}.json").read_text(encoding="utf-8"))
-            names, dead = list(manifest["segments"]), {str(k): int(v) for k, v in manifest["dead"].items()}
+            names, dead = _read_manifest(cache, before)
             docs = [json.loads((cache / "segments" / n / "docs.json").read_text(encoding="utf-8")) for n in names]
         except _DAMAGED:
             return False
@@ -284,27 +274,22 @@ class Bm25Index:
             return out
         columns = []
         for term in tokenize([query])[0]:
-            postings = []
-            df = 0
-            for seg, alive in zip(self.segments, self._alive, strict=True):
+            postings, df = [], 0
+            for seg, alive, offset, lengths in zip(self.segments, self._alive, self._offsets, self._lengths, strict=True):
                 col = seg.terms.get(term)
                 if col is None:
                     continue
                 lo, hi = seg.counts.indptr[col], seg.counts.indptr[col + 1]
                 rows, tf = seg.counts.indices[lo:hi], seg.counts.data[lo:hi]
                 df += int(alive[rows].sum())
-                postings.append((seg, rows, tf))
-            columns.append((df, postings))
-        offsets = np.cumsum([0] + [len(s.chunks) for s in self.segments])
-        where = {s.name: (o, lengths) for s, o, lengths in zip(self.segments, offsets, self._lengths, strict=False)}
+                postings.append((offset + rows, lengths[rows], tf))
+            columns.append((df, postings))  # df over every segment first: the idf needs it
         for df, postings in columns:
             if not df:
                 continue
             idf = np.log(1 + (self._n - df + 0.5) / (df + 0.5))
-            for seg, rows, tf in postings:
-                offset, lengths = where[seg.name]
-                norm = K1 * ((1 - B) + B * lengths[rows] / self._avgdl)
-                out[offset + rows] += idf * tf / (norm + tf)
+            for rows, lengths, tf in postings:
+                out[rows] += idf * tf / (K1 * ((1 - B) + B * lengths / self._avgdl) + tf)
         out[~self._alive_all] = 0
         return out
 
@@ -330,6 +315,12 @@ class Bm25Index:
     def neighbour(self, doc_id: str, index: int) -> Chunk | None:
         """The chunk at `index` in its article, if there is one."""
         return self._positions.get((doc_id, index))
+
+
+def _read_manifest(cache: Path, generation: str) -> tuple[list[str], dict[str, int]]:
+    """(segment names in order, dead: doc_id -> position) saved for `generation`."""
+    manifest = json.loads((cache / f"{generation}.json").read_text(encoding="utf-8"))
+    return [str(n) for n in manifest["segments"]], {str(k): int(v) for k, v in manifest["dead"].items()}
 
 
 def _save_manifest(cache: Path, generation: str, names: list[str], dead: dict[str, int]) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import typing
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 
 # Off in code, not in docs: nothing here may reach a hub or a telemetry host.
@@ -111,7 +112,7 @@ class Settings:
     def from_env(cls, env: typing.Mapping[str, str] | None = None, **overrides) -> Settings:
         env = os.environ if env is None else env
         values = {}
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         for f in fields(cls):
             raw = env.get(f"RAG_{f.name.upper()}")
             if raw is not None:
@@ -124,7 +125,7 @@ class Settings:
         unknown = set(overrides) - {f.name for f in fields(self)}
         if unknown:
             raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))  # every question replaces its settings: read once
         # A string for a typed field is read as the environment variable would be ("data", "3").
         values = {
             k: _parse(v, hints[k], k) if isinstance(v, str) and str not in _kinds(hints[k]) else v
@@ -142,6 +143,11 @@ class Settings:
             raise ValueError("k must be at least 1")
         if not 0 <= self.overlap_tokens < self.chunk_tokens:
             raise ValueError("overlap_tokens must be >= 0 and smaller than chunk_tokens")
+
+
+@cache
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
 
 
 def _kinds(hint) -> list:
