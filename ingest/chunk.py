@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from functools import lru_cache
 
+from ingest.sections import section_at
 from rag.ids import chunk_id_for
 from rag.types import Article, Chunk
 
@@ -39,21 +40,24 @@ def chunk_article(article: Article, chunk_tokens: int = 160, overlap_tokens: int
                     text=text,
                     start=begin,
                     end=end,
+                    section=section_at(article.sections, begin),
                 )
             )
     return with_ids(chunks)
 
 
 def prose_blocks(article: Article) -> list[tuple[int, int]]:
-    """Merge body lines into blocks; a header or furniture line between two lines splits them."""
+    """Merge body lines into blocks; a header or furniture line between two lines splits them,
+    and a section heading starts a new one (so every chunk lies in one section)."""
     body = sorted(article.body)
     excluded = _excluded_line_starts(article)  # ascending
+    headings = {article.text.rfind("\n", 0, start) + 1 for start, _ in article.sections}  # their lines' starts
     blocks: list[list[int]] = []
     for start, end in body:
         # Is there an excluded line between the block so far and this line? One bisection
         # instead of a scan keeps a file of alternating prose and furniture linear.
         i = bisect.bisect_right(excluded, blocks[-1][1]) if blocks else 0
-        if blocks and not (i < len(excluded) and excluded[i] < start):
+        if blocks and start not in headings and not (i < len(excluded) and excluded[i] < start):
             blocks[-1][1] = end
         else:
             blocks.append([start, end])

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ingest.sections import find_sections
 from rag.ids import doc_id_for
 from rag.types import Article
 
@@ -51,8 +52,8 @@ class LoadError(Exception):
 
 def file_fingerprint(path: Path) -> str:
     """What decides whether a file must be read again: its bytes, its metadata sidecar's, and
-    the reader itself (this module and the parser libraries, so a better extractor re-reads
-    everything once). Hashing runs at about 1 GB/s; parsing a paper takes seconds."""
+    the reader itself (this module, the section finder and the parser libraries, so a better
+    extractor re-reads everything once). Hashing runs at about 1 GB/s; parsing a paper takes seconds."""
     h = hashlib.sha256(_READER.encode())
     for part in (path, path.with_name(path.stem + ".meta.json")):
         if part is path or part.exists():
@@ -72,7 +73,7 @@ def _reader_version() -> str:
         except PackageNotFoundError:
             return ""
 
-    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    own = hashlib.sha256(b"".join(Path(__file__).with_name(f).read_bytes() for f in ("load.py", "sections.py"))).hexdigest()
     return f"{own} pypdf {installed('pypdf')} bs4 {installed('beautifulsoup4')}"
 
 
@@ -107,9 +108,10 @@ def load_article(path: Path, limits: Limits = Limits(), fingerprint: str | None 
     if len(text) > limits.chars:
         raise LoadError(f"{len(text):,} characters of text; the limit is {limits.chars:,} (RAG_MAX_FILE_CHARS)")
 
+    sections = find_sections(text, suffix, meta.pop("headings", None))
     meta = {**meta, **_sidecar(path)}
     article = parse_article(text, source=str(path), doc_id=doc_id_for(path), meta=meta)
-    return replace(article, file_hash=fingerprint)
+    return replace(article, file_hash=fingerprint, sections=sections)
 
 
 def parse_article(text: str, *, source: str, doc_id: str, meta: dict | None = None) -> Article:
@@ -213,6 +215,7 @@ def _read_html(html: str) -> tuple[str, dict]:
     title = (heading or title_tag).get_text(" ", strip=True) if (heading or title_tag) else ""
     if heading:
         heading.decompose()
+    meta["headings"] = [h.get_text(" ", strip=True) for h in soup.find_all(["h2", "h3", "h4", "h5", "h6"])]
     if title_tag:
         title_tag.decompose()
     blocks = _html_blocks(soup.body or soup)
@@ -275,7 +278,27 @@ def _read_pdf(path: Path, limits: Limits) -> tuple[str, dict]:
     except (PyPdfError, ValueError, KeyError, OSError, RecursionError) as exc:
         raise LoadError(f"corrupt or unreadable PDF: {exc}") from exc
     meta = {"title": " ".join(title.split())} if _plausible_title(title) else {}
+    meta["headings"] = _outline(reader)
     return pdf_text(pages), meta
+
+
+def _outline(reader) -> list[str]:
+    """The PDF's bookmarks in reading order, flattened; none when it has none or they are broken
+    (the text's own numbered headings are used instead, ingest.sections)."""
+    out: list[str] = []
+    try:
+        stack = [iter(reader.outline)]
+        while stack and len(out) < 2000:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+            elif isinstance(item, list):
+                stack.append(iter(item))
+            else:
+                out.append(str(item.title or ""))
+    except Exception:  # noqa: BLE001 - a broken outline costs the section names, never the file
+        return []
+    return [t for t in out if t.strip()]
 
 
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",

@@ -215,7 +215,7 @@ def _print_answer(result) -> None:
     """The answer, its citations and quotes: article and model text, so through `printable`."""
     lines = [result.text]
     for c in result.citations:
-        where = f"{c.title}" + (f", {c.date}" if c.date else "")
+        where = ", ".join(x for x in (c.title, c.date, c.section) if x)
         lines.append(f"  [{c.n}] {where} — {Path(c.source).name} chars {c.start}-{c.end}\n      \"{c.quote}\"")
     if result.refused and result.hits:
         lines.append("  Closest passages:")

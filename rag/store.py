@@ -292,6 +292,7 @@ def article_metadata(article: Article, chunk: Chunk, n_chunks: int, chunking: st
         "source": article.source,
         "start": chunk.start,
         "end": chunk.end,
+        "section": chunk.section,
     }
     if chunk.index == 0:  # article-level facts, stored once
         meta.update(
@@ -317,6 +318,7 @@ def chunk_from_record(cid: str, text: str, meta: dict) -> Chunk:
         text=text,
         start=int(meta["start"]),
         end=int(meta["end"]),
+        section=meta.get("section", ""),
     )
 
 

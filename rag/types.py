@@ -25,12 +25,17 @@ class Article:
     original_file: str = ""
     file_hash: str = ""
     """`ingest.load.file_fingerprint` of the file it was read from: an unchanged file is not read again."""
+    sections: tuple[tuple[int, str], ...] = ()
+    """(offset in `text`, heading) where each section starts, ascending (ingest.sections)."""
 
     @property
     def content_hash(self) -> str:
         from rag.ids import content_hash
 
-        return content_hash(self.title, self.date or "", self.text)
+        parts = (self.title, self.date or "", self.text)
+        if self.sections:  # they decide the chunks; an article without any keeps its old hash
+            parts += ("\n".join(f"{start} {heading}" for start, heading in self.sections),)
+        return content_hash(*parts)
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,15 @@ class Chunk:
     text: str
     start: int
     end: int
+    section: str = ""
+    """The heading of the section the chunk lies in ("" where the article has none): shown with
+    its citations. It is not in `header`: ranked and read with the heading in front, the papers
+    set got more passages that share the heading's words but do not answer (README, "Sections")."""
 
     @property
     def header(self) -> str:
-        """The contextual header embedded in front of the text."""
+        """The contextual header put in front of the text wherever it is ranked or read:
+        embedded, indexed for keywords, shown to the model and the reader."""
         return f"{self.title} ({self.date})" if self.date else self.title
 
 
@@ -79,6 +89,8 @@ class Citation:
     quote: str
     start: int
     end: int
+    section: str = ""
+    """The heading of the section the quote is in ("" where the article has none)."""
 
 
 @dataclass(frozen=True)

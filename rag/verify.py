@@ -208,6 +208,7 @@ def _citation(n: int, hit: Hit, start: int, end: int) -> Citation:
         quote=c.text[start:end],
         start=c.start + start,
         end=c.start + end,
+        section=c.section,
     )
 
 

@@ -157,4 +157,11 @@ def test_the_research_papers_with_repeated_passages_go_in(settings, tmp_path):
     import re
 
     stamp = re.compile(r"arXiv:\d{4}\.\d{4,5}v\d+\s*\[")  # the side stamp, not a reference to a preprint
-    assert not any(stamp.search(c.text) or "\ufb01" in c.text for c in engine.store.chunks())
+    chunks = list(engine.store.chunks())
+    assert not any(stamp.search(c.text) or "\ufb01" in c.text for c in chunks)
+    # Issue 11: sections known, from PAL's outline and from RoBERTa's numbered headings (it has no outline)
+    sections = {c.section for c in chunks if "dynamic masking" in " ".join(c.text.lower().split()) and "RoBERTa" in c.title}
+    assert "4.1 Static vs. Dynamic Masking" in sections
+    assert {"5.1 Math Results", "References", "Abstract", "Appendix"} <= {c.section for c in chunks if "PAL" in c.title}
+    hit = engine.retrieve(["How does dynamic masking differ from static masking?"], 1, frozenset())[0]
+    assert hit.chunk.section == "4.1 Static vs. Dynamic Masking"

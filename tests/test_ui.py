@@ -125,11 +125,12 @@ def test_deleting_an_article_that_is_not_an_upload_keeps_its_file(handlers, tmp_
 
 def test_render_escapes_and_highlights():
     c = Chunk("c1", "d", 0, "<T>", None, "/x.txt", "a <b> quote here.", 10, 27)
-    cit = Citation(1, "d", "<T>", None, "/x.txt", "c1", "quote here.", 16, 27)
+    cit = Citation(1, "d", "<T>", None, "/x.txt", "c1", "quote here.", 16, 27, section="2 <Method>")
     ans = Answer("q", "It is <b> [1].", (cit,), False, (Hit(c, 0.1, 0.5),))
     assert "&#60;b&#62;" in answer_html(ans) and 'href="#cite-1"' in answer_html(ans)
     panel = sources_html(ans, lambda source: None)
     assert '<mark class="quote">quote here.</mark>' in panel and "&#60;T&#62;" in panel
+    assert "2 &#60;Method&#62; · x.txt" in panel  # the section, escaped like all article text
     assert highlight("abc", 5, 9) == "abc"  # a bad span marks nothing rather than something wrong
 
 

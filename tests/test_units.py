@@ -61,7 +61,7 @@ def test_answer_json_shape_is_stable():
     a = Answer("q?", "text [1].", (c,), False, (Hit(chunk("a"), 0.1, 0.5),), {"retrieve_s": 0.1, "total_s": 1.0})
     data = json.loads(json.dumps(a.to_json()))
     assert list(data) == ["question", "answer", "refused", "citations", "hits", "timings"]
-    assert list(data["citations"][0]) == ["n", "doc_id", "title", "date", "source", "quote", "start", "end"]
+    assert list(data["citations"][0]) == ["n", "doc_id", "title", "date", "source", "quote", "start", "end", "section"]
     assert list(data["hits"][0]) == ["doc_id", "title", "score", "text"]
     assert data["timings"] == {"retrieve_s": 0.1, "generate_s": 0.0, "total_s": 1.0}
 

@@ -71,7 +71,7 @@ def highlight(text: str, start: int, end: int) -> str:
 
 
 def _card(c: Citation, hit: Hit | None, full_text: str | None) -> str:
-    meta = " · ".join(x for x in (c.date, Path(c.source).name) if x)
+    meta = " · ".join(x for x in (c.section, c.date, Path(c.source).name) if x)
     if hit is not None:
         chunk = hit.chunk
         passage = highlight(chunk.text, c.start - chunk.start, c.end - chunk.start)
