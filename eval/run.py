@@ -238,11 +238,10 @@ def _charts(results, categories, summary, out: Path) -> None:
 def main(args, settings) -> int:
     """`rag eval`: run, report, optionally compare and gate."""
     import rag
-    from rag.cli import require_articles
     from rag.engine import get_engine
 
     questions = load_questions(args.question_set or DEFAULT_SET)  # a bad file is named first
-    require_articles(get_engine())  # the engine `rag.answer` uses
+    get_engine().require_articles()  # the engine `rag.answer` uses
     overrides = {k: v for k, v in {"k": args.k, "backend": args.backend}.items() if v is not None}
     results = evaluate(questions, rag.answer, progress=not args.json, **overrides)
     summary = summarize(results)

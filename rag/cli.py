@@ -118,22 +118,11 @@ def cmd_ingest(args, settings: Settings) -> int:
     return 0
 
 
-def require_articles(engine) -> None:
-    """An empty store answers every question with a refusal: say what to do instead."""
-    from rag.store import StoreError
-
-    if engine.store.count() == 0:
-        raise StoreError(
-            f"Nothing is indexed in {engine.store.location} yet: run `rag ingest` first "
-            f"(it indexes {engine.settings.data_dir}), or `rag ingest PATH`."
-        )
-
-
 def cmd_ask(args, settings: Settings) -> int:
     from rag.engine import Engine
 
     engine = Engine(settings.replace(k=args.k, backend=args.backend))
-    require_articles(engine)
+    engine.require_articles()
     engine.warm()
     if args.json:
         print(json.dumps(engine.answer(args.question).to_json(), ensure_ascii=False))
@@ -149,7 +138,7 @@ def cmd_chat(args, settings: Settings) -> int:
     from rag.engine import Engine
 
     engine = Engine(settings.replace(k=args.k, backend=args.backend))
-    require_articles(engine)
+    engine.require_articles()
     engine.warm()  # while the first question is typed
     history: list[tuple[str, str]] = []
     print("Ask about the articles (empty line or Ctrl-D to quit).")

@@ -21,7 +21,7 @@ from rag.prompt import condense_messages
 from rag.rerank import Reading, Reranker, passage_text, probability, reorder
 from rag.retrieve import Bm25Index, fuse, fuse_runs
 from rag.settings import Settings
-from rag.store import ChromaStore
+from rag.store import ChromaStore, StoreError
 from rag.text import normalise, split_sentences
 from rag.types import Answer, Hit
 from rag.verify import REFUSAL, Verified, is_refusal, verify
@@ -324,6 +324,15 @@ class Engine:
             if settings.backend not in self._generators:
                 self._generators[settings.backend] = make_generator(settings)
             return self._generators[settings.backend]
+
+    def require_articles(self) -> None:
+        """For the commands that ask (`rag ask`, `rag chat`, `rag eval`): an empty store would
+        refuse every question, so say what to do instead."""
+        if self.store.count() == 0:
+            raise StoreError(
+                f"Nothing is indexed in {self.store.location} yet: run `rag ingest` first "
+                f"(it indexes {self.settings.data_dir}), or `rag ingest PATH`."
+            )
 
     def warm(self) -> threading.Thread:
         """Load the LLM and its cached prompt prefix in the background (under the model lock),
