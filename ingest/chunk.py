@@ -22,6 +22,7 @@ def chunk_article(article: Article, chunk_tokens: int = 160, overlap_tokens: int
     chunks: list[Chunk] = []
     for block_start, block_end in prose_blocks(article):
         block = article.text[block_start:block_end]
+        section = section_at(article.sections, block_start)  # a heading starts a block: one per block
         cursor = 0
         for node in splitter.get_nodes_from_documents([Document(text=block)]):
             piece = node.get_content()
@@ -40,7 +41,7 @@ def chunk_article(article: Article, chunk_tokens: int = 160, overlap_tokens: int
                     text=text,
                     start=begin,
                     end=end,
-                    section=section_at(article.sections, begin),
+                    section=section,
                 )
             )
     return with_ids(chunks)
