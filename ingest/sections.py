@@ -26,6 +26,7 @@ _UNNUMBERED = re.compile(
 _SECTION_NUMBER = re.compile(r"(?:\d{1,2}|[A-Z])(?:\.\d{1,2})*\.?")
 _MARKDOWN = re.compile(r"#{1,6}\s+(?P<name>\S[^\n]*?)\s*#*\s*")
 MAX_HEADING_WORDS = 14
+MAX_HEADING_CHARS = 200
 
 
 def section_at(sections: Sections, offset: int) -> str:
@@ -37,7 +38,17 @@ def section_at(sections: Sections, offset: int) -> str:
 
 
 def find_sections(text: str, kind: str, headings: list[str] | None = None) -> Sections:
-    """`kind` is the file's suffix; `headings`, the titles the file lists (PDF outline, HTML h2-h6)."""
+    """`kind` is the file's suffix; `headings`, the titles the file lists (PDF outline, HTML h2-h6).
+    A heading is stored with every chunk of its section, so one longer than `MAX_HEADING_CHARS`
+    (a Markdown line can be anything) is cut."""
+    return tuple((start, _short(" ".join(title.split()))) for start, title in _find(text, kind, headings))
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= MAX_HEADING_CHARS else title[: MAX_HEADING_CHARS - 1].rstrip() + "…"
+
+
+def _find(text: str, kind: str, headings: list[str] | None) -> Sections:
     if kind == ".pdf":
         if not headings:
             return numbered(text)

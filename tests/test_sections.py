@@ -69,6 +69,8 @@ def test_markdown_and_html_headings(tmp_path: Path):
     assert {c.section for c in chunks if "5 million" in c.text} == {"Cost"}
     assert {c.section for c in chunks if "Monday" in c.text} == {""}
     assert find_sections("1 Introduction\nA list item.\n", ".txt") == ()  # plain text has no headings
+    [(_, long)] = find_sections("# " + "word " * 1000 + "\n", ".md")
+    assert len(long) == 200 and long.endswith("…")
 
 
 def test_a_chunk_never_spans_two_sections(tmp_path: Path):
