@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from ingest.sections import section_at
 from rag.ids import chunk_id_for
+from rag.text import line_spans
 from rag.types import Article, Chunk
 
 
@@ -67,12 +68,10 @@ def prose_blocks(article: Article) -> list[tuple[int, int]]:
 
 def _excluded_line_starts(article: Article) -> list[int]:
     body = set(article.body)
-    starts, pos = [], 0
-    for line in article.text.split("\n"):
-        span = (pos, pos + len(line.rstrip()))
-        if line.strip() and span not in body:
-            starts.append(pos)
-        pos += len(line) + 1
+    starts = []
+    for span in line_spans(article.text):
+        if article.text[span[0] : span[1]].strip() and span not in body:
+            starts.append(span[0])
     return starts
 
 

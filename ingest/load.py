@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ingest.sections import find_sections
 from rag.ids import doc_id_for
+from rag.text import line_spans
 from rag.types import Article
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -117,7 +118,7 @@ def load_article(path: Path, limits: Limits = Limits(), fingerprint: str | None 
 def parse_article(text: str, *, source: str, doc_id: str, meta: dict | None = None) -> Article:
     """Split text into header, prose and furniture. Pure: no file access."""
     meta = meta or {}
-    lines = list(_lines(text))
+    lines = list(line_spans(text))
     nonempty = [(s, e) for s, e in lines if text[s:e].strip()]
     if not nonempty:
         raise LoadError("no text could be extracted")
@@ -156,14 +157,6 @@ def parse_article(text: str, *, source: str, doc_id: str, meta: dict | None = No
         furniture=tuple(furniture),
         original_file=meta.get("original_file") or Path(source).name,
     )
-
-
-def _lines(text: str):
-    """(start, end) of each line, without its newline or trailing blanks."""
-    pos = 0
-    for line in text.split("\n"):
-        yield pos, pos + len(line.rstrip())
-        pos += len(line) + 1
 
 
 def _decode(data: bytes) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from rag.text import line_spans
+
 Sections = tuple[tuple[int, str], ...]
 """(offset in the article text where a section starts, its heading), ascending."""
 
@@ -56,7 +58,7 @@ def _find(text: str, kind: str, headings: list[str] | None) -> Sections:
     if headings:
         return locate(text, headings)
     if kind in (".md", ".markdown"):
-        return tuple((pos, m.group("name")) for pos, line in _lines(text) if (m := _MARKDOWN.fullmatch(line)))
+        return tuple((start, m.group("name")) for start, end in line_spans(text) if (m := _MARKDOWN.fullmatch(text[start:end])))
     return ()
 
 
@@ -91,9 +93,7 @@ def numbered(text: str) -> Sections:
     (ending in a page number) are not headings, so the body's own "1 Introduction" still is."""
     out = list(standard(text))
     last: tuple[str, ...] | None = None
-    for pos, raw in _lines(text):
-        line = raw.strip()
-        start = pos + len(raw) - len(raw.lstrip())
+    for start, line in _content_lines(text):
         h = _NUMBERED.fullmatch(line)
         if (
             not h
@@ -113,11 +113,7 @@ def numbered(text: str) -> Sections:
 def standard(text: str) -> Sections:
     """The unnumbered sections papers share, each alone on its line: Abstract, Acknowledgments,
     References (so a passage from the bibliography says so), Conclusion."""
-    return tuple(
-        (pos + len(raw) - len(raw.lstrip()), raw.strip().rstrip(".:"))
-        for pos, raw in _lines(text)
-        if _UNNUMBERED.fullmatch(raw.strip().rstrip(".:"))
-    )
+    return tuple((start, name) for start, line in _content_lines(text) if _UNNUMBERED.fullmatch(name := line.rstrip(".:")))
 
 
 _PAGE_REFERENCE = re.compile(r"(\.\s*){3,}\d*$|\s\d{1,4}$")
@@ -140,8 +136,8 @@ def _next(a: str, b: str) -> bool:
     return ord(b) == ord(a) + 1 if a.isalpha() else b.isdigit() and int(b) == int(a) + 1
 
 
-def _lines(text: str):
-    pos = 0
-    for line in text.split("\n"):
-        yield pos, line
-        pos += len(line) + 1
+def _content_lines(text: str):
+    """(offset of its first non-blank character, the line stripped) for each line."""
+    for start, end in line_spans(text):
+        line = text[start:end]
+        yield start + len(line) - len(line.lstrip()), line.strip()

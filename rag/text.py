@@ -35,6 +35,14 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
 
 
+def line_spans(text: str):
+    """(start, end) of each line, without its newline or trailing blanks."""
+    pos = 0
+    for line in text.split("\n"):
+        yield pos, pos + len(line.rstrip())
+        pos += len(line) + 1
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in text; a blank line always ends a sentence."""
     spans = []
