@@ -30,7 +30,8 @@ _NOT_A_PERSON = frozenset(
 )
 _NAME_WORD = r"[A-Z][a-z'’-]+"
 _PERSON = re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}}")
-_CLAUSE = re.compile(r"[^,;:]+")
+_CLAUSE = re.compile(r"(?:[^,;:]|(?<=\d)[,:](?=\d))+")
+"""A clause runs to a comma, semicolon or colon, except one inside a number ("100,000", "10:30")."""
 _WHO = re.compile(r"^\s*(and\s+)?(who|whom)\b", re.IGNORECASE)
 _TITLES = "governor|mayor|secretary|president|chairman|chairwoman|minister|director|chief|leader|head"
 # "... Party Secretary Xia Baolong": a person introduced by their title at the end of a clause.

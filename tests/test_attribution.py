@@ -71,6 +71,17 @@ def test_a_count_must_count_what_was_asked():
     assert attribution.check_count("Five.", "How many boats are there?", [text]) is True
 
 
+def test_a_number_with_a_thousands_separator_stays_in_one_clause():
+    """ "100,000" is one number: a comma inside it does not end the clause that counts."""
+    text = "The king organized around 100,000 soldiers (10 tumens), his generals and some of his sons."
+    question = "How many soldiers did the king take with him?"
+    assert attribution.check_count("100,000 soldiers (10 tumens).", question, [text]) is True
+    hit = Hit(Chunk("c", "d", 0, "The campaign", None, "s", text, 0, len(text)), 1.0)
+    assert verify("100,000 soldiers (10 tumens) [1].", [hit], question=question).text == "100,000 soldiers (10 tumens) [1]."
+    clause = next(u for u in attribution.clauses(["At 10:30, the talks began."]) if u.start == 0)
+    assert "At 10:30, the talks began."[clause.start : clause.end] == "At 10:30"
+
+
 def test_a_vice_mayor_is_not_the_mayor():
     verdict = attribution.check("Tom Berg is the mayor.", "Who is the mayor of the city?", [LIST])
     assert span(verdict, [LIST]).startswith("Ana Reyes, Mayor")
