@@ -87,3 +87,12 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def refusals_by_step(steps: list[str]) -> dict[str, int]:
+    """How many refusals each step of the engine made (`Answer.refused_by`; "" is an answer)."""
+    counts: dict[str, int] = {}
+    for step in steps:
+        if step:
+            counts[step] = counts.get(step, 0) + 1
+    return dict(sorted(counts.items()))

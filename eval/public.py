@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eval import corpora
-from eval.metrics import percentile
+from eval.metrics import percentile, refusals_by_step
 
 PUBLIC_SETS = ("squad-answerable", "squad-unanswerable", "papers")
 
@@ -37,6 +37,7 @@ class Record:
     gold_retrieved: bool | None = None
     timings: dict = field(default_factory=dict)
     signals: dict = field(default_factory=dict)
+    refused_by: str = ""
 
 
 def corpus_engine(name: str, progress: bool = True, **overrides):
@@ -94,6 +95,7 @@ def run(name: str, split: str | None = "dev", limit: int | None = None, progress
                 gold_retrieved=(q.gold_doc in retrieved) if q.gold_doc else None,
                 timings=dict(a.timings),
                 signals=dict(a.signals),
+                refused_by=a.refused_by,
             )
         )
     return summarize(name, records), records
@@ -116,6 +118,7 @@ def summarize(name: str, records: list[Record]) -> dict:
         "latency_p95_s": round(percentile(total, 95), 2),
         "first_token_p50_s": round(percentile(first, 50), 2),
         "prompt_tokens_p50": percentile([r.signals.get("prompt_tokens", 0) for r in records], 50),
+        "refused_by": refusals_by_step([r.refused_by for r in records]),
     }
     if name == "squad-answerable":
         out["contains_gold"] = rate(r.right for r in answerable)

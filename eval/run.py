@@ -51,6 +51,7 @@ class Result:
     precise_citations: tuple[int, int] = (0, 0)
     gold_doc_cited: bool | None = None
     timings: dict = field(default_factory=dict)
+    refused_by: str = ""
 
 
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
@@ -93,7 +94,8 @@ def score(q: Question, a) -> Result:
     elif not q.answerable:
         why = "answered a question the articles cannot answer"
     elif a.refused:
-        why = "refused an answerable question"
+        score = f", answerability {a.signals['answerable']:.2f}" if a.refused_by == "answerability" else ""
+        why = f"refused an answerable question (by {a.refused_by or 'the engine'}{score})"
     else:
         missing = [f for f in q.required_facts if not m.fact_present(a.text, f)]
         why = f"missing facts: {missing}"
@@ -116,6 +118,7 @@ def score(q: Question, a) -> Result:
         precise_citations=(precise, len(cited)) if q.answerable and not a.refused else (0, 0),
         gold_doc_cited=any(Path(c.source).name in gold for c in a.citations) if q.answerable and not a.refused else None,
         timings=dict(a.timings),
+        refused_by=a.refused_by,
     )
 
 
@@ -158,6 +161,7 @@ def summarize(results: list[Result]) -> dict:
         "first_token_p95_s": round(m.percentile(first, 95), 3),
         "retrieval_p50_s": round(m.percentile(retrieve, 50), 4),
         "retrieval_p95_s": round(m.percentile(retrieve, 95), 4),
+        "refused_by": m.refusals_by_step([r.refused_by for r in results]),
     }
 
 

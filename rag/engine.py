@@ -24,7 +24,7 @@ from rag.settings import Settings
 from rag.store import ChromaStore, StoreError
 from rag.text import normalise, split_sentences
 from rag.types import Answer, Hit
-from rag.verify import REFUSAL, Verified, is_refusal, verify
+from rag.verify import REFUSAL, Verified, is_refusal, refuses, verify
 
 History = Sequence[tuple[str, str]] | Sequence[dict]
 _DONE = object()
@@ -208,13 +208,14 @@ class Engine:
         if settings.rerank and ranked:
             signals["rerank"] = round(probability(ranked[0].rerank_score), 4)
 
-        def done(checked: Verified) -> Answer:
+        def done(checked: Verified, refused_by: str = "") -> Answer:
             timings["total_s"] = time.perf_counter() - t0
-            return Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched, signals)
+            return Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched,
+                          signals, refused_by if checked.refused else "")
 
         if signals["dense"] < settings.min_dense_score:
             yield REFUSAL
-            yield done(Verified(REFUSAL, (), True))
+            yield done(Verified(REFUSAL, (), True), "retrieval")
             return
         t1 = time.perf_counter()
         pieces: list[str] = []
@@ -226,11 +227,12 @@ class Engine:
         timings["generate_s"] = time.perf_counter() - t1
         raw = "".join(pieces)
         checked = verify(raw, hits, question=searched)
+        refused_by = "model" if refuses(raw) else "verification"
         readings = self.read(searched, hits) if settings.read else None
         if not checked.refused:
             signals |= self._signals(searched, hits, checked, readings)
             if settings.min_answerable > 0 and signals["answerable"] < settings.min_answerable:
-                checked = Verified(REFUSAL, (), True, (checked.text,))
+                checked, refused_by = Verified(REFUSAL, (), True, (checked.text,)), "answerability"
         elif settings.min_extractive > 0:
             # The small model often refuses a passage that states the answer in odd wording; the
             # sentence holding the reader's answer span (or, without the reader, the passage
@@ -242,7 +244,7 @@ class Engine:
                 if fallback["answerable"] >= settings.min_extractive:
                     checked, signals["extractive"] = quoted, 1.0
                     signals |= fallback
-        yield done(checked)
+        yield done(checked, refused_by)
 
     def _exclusive(self, pieces: Iterator[str]) -> Iterator[str]:
         """Run a generation under the model lock in a worker thread and pass its pieces on.

@@ -105,6 +105,11 @@ class Answer:
     """The standalone question that was actually retrieved with (differs after a follow-up)."""
     signals: dict[str, float] = field(default_factory=dict)
     """What the answerability decision saw (rag.answerable), and the prompt tokens of the passages."""
+    refused_by: str = ""
+    """Which step refused: "retrieval" (no passage close enough to ask the model), "model" (it
+    said the passages do not say), "verification" (no claim was supported by its passages, or a
+    how-much question got no number) or "answerability" (a verified answer whose evidence does
+    not look like it answers this question); "" for an answer."""
 
     def to_json(self) -> dict:
         """The stable `rag ask --json` shape; scripts depend on it."""

@@ -82,11 +82,18 @@ def verify(answer: str, hits: Sequence[Hit], question: str = "") -> Verified:
     return checked
 
 
+def refuses(answer: str) -> bool:
+    """The answer is empty or opens with a refusal: the model itself declined."""
+    text = _tidy(answer)
+    first = next(iter(split_sentences(text)), None)
+    return first is None or is_refusal(text[first[0] : first[1]])
+
+
 def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
+    if refuses(answer):
+        return Verified(REFUSAL, (), True)
     text = _tidy(answer)
     sentences = [text[s:e] for s, e in split_sentences(text)]
-    if not sentences or is_refusal(sentences[0]):
-        return Verified(REFUSAL, (), True)
 
     kept: list[tuple[str, list[tuple[int, int, int]]]] = []  # claim, [(hit, sent_start, sent_end)]
     dropped: list[str] = []

@@ -107,3 +107,12 @@ def test_an_abandoned_stream_does_not_keep_the_model(engine):
     assert not worker.is_alive(), "the abandoned stream still holds the model"
     assert "848 million" in result[0].text
     del abandoned
+
+
+def test_a_refusal_says_which_step_refused(engine):
+    question = "How much aid money has Zhejiang given Qinghai since 2010?"
+    assert engine.answer(question).refused_by == ""
+    assert engine.answer(question, min_dense_score=1.01).refused_by == "retrieval"
+    strict = engine.answer(question, min_answerable=0.999)
+    assert strict.refused and strict.refused_by == "answerability" and strict.signals["answerable"] < 0.999
+    assert engine.answer("What did the football World Cup final score turn out to be?").refused_by in {"retrieval", "model"}

@@ -1,6 +1,7 @@
 """The eval suite's metrics on hand-made cases, and the question set's integrity."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from conftest import ARTICLES
@@ -83,6 +84,11 @@ def test_score_summary_and_gate():
     assert s["grounding_rate"] == 1.0 and s["latency_p50_s"] == 2.0
     assert gate(s) and "answer_accuracy" in gate(s)[0]
     json.dumps(s)
+    declined = replace(_answer("The articles don't say.", True), refused_by="answerability", signals={"answerable": 0.21})
+    refused = score(q, declined)
+    assert "by answerability, answerability 0.21" in refused.why
+    assert summarize([good, wrong, refused])["refused_by"] == {"answerability": 1}
+    assert m.refusals_by_step(["", "model", "retrieval", "model"]) == {"model": 2, "retrieval": 1}
 
 
 def test_load_questions_reports_bad_lines(tmp_path: Path):

@@ -1,6 +1,6 @@
 from rag.text import number_values, split_sentences
 from rag.types import Chunk, Hit
-from rag.verify import REFUSAL, is_refusal, verify
+from rag.verify import REFUSAL, is_refusal, refuses, verify
 
 ARTICLE = (
     "Since 2010, Zhejiang province has organized a total of Youth assistance funds 848 million yuan, "
@@ -133,3 +133,10 @@ def test_a_year_is_not_an_amount():
     assert answers_question("How much did Zhejiang give Qinghai?", "Since 2010, 848 million yuan [1].")
     assert answers_question("When did the aid start?", "Since 2010 [1].")
     assert not answers_question("How many people came?", "They came in March [1].")
+
+
+def test_a_model_refusal_is_told_from_an_answer_verification_rejects():
+    assert refuses(REFUSAL) and refuses("  ") and refuses("The passages do not mention it. [1]")
+    assert not refuses("Zhejiang gave 848 million yuan [1]. Other figures are not mentioned.")
+    unsupported = "Zhejiang gave 999 million yuan [1]."
+    assert not refuses(unsupported) and verify(unsupported, [hit(ARTICLE)]).refused
