@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embed import embedding_text
-from rag.text import STOPWORDS
+from rag.text import STOPWORDS, stemmer
 from rag.types import Chunk
 
 K1, B = 1.5, 0.75  # bm25s's defaults, which this index replaced
@@ -44,13 +44,6 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (scikit-learn's) token pattern
 _WORDS = re.compile(r"[A-Za-z]{4,}")  # candidates for the spelling correction
 _DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile)
 """What reading a missing, partly deleted or damaged saved index raises: it is then built again."""
-
-
-@cache
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
 
 
 @cache
@@ -66,7 +59,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     stop = _stopwords()
     split = [[t for t in _TOKEN.findall(text.lower()) if t not in stop] for text in texts]
     unique = sorted({t for tokens in split for t in tokens})
-    stems = dict(zip(unique, _stemmer().stemWords(unique), strict=True))
+    stems = dict(zip(unique, stemmer().stemWords(unique), strict=True))
     return [[stems[t] for t in tokens] for tokens in split]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from functools import lru_cache
 
 _ABBREV = r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bNo)(?<!\bSt)(?<!\bvs)(?<!\b[A-Z])"
 _SENTENCE_END = re.compile(_ABBREV + r"[.!?。！？][\"”’)\]]*(?=\s+|$)")
@@ -16,6 +18,7 @@ STOPWORDS = frozenset(
     until up very was we were what when where which while who whom why will with would you your
     said says say give given gave much many since year years total did does has have""".split()
 )
+_local = threading.local()
 MONTHS = {
     m: i
     for i, names in enumerate(
@@ -101,12 +104,21 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("’", "'")).strip().lower()
 
 
+def stemmer():
+    """This thread's Snowball (Porter 2) English stemmer, as the keyword index uses: a PyStemmer
+    instance keeps state between calls, so threads must not share one."""
+    found = getattr(_local, "stemmer", None)
+    if found is None:
+        import Stemmer
+
+        found = _local.stemmer = Stemmer.Stemmer("english")
+    return found
+
+
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    word = re.sub(r"['’]s$", "", word)
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    """ "provide" and "provided", "country" and "countries" meet (a suffix list missed both)."""
+    return stemmer().stemWord(re.sub(r"['’]s$", "", word))
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:

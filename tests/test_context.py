@@ -69,6 +69,20 @@ def test_an_answer_must_say_more_than_the_question():
     assert not adds_information("Zhejiang gave [2].", "How much did Zhejiang give?")
 
 
+def test_words_meet_across_their_inflections_in_any_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.answerable import coverage
+    from rag.text import content_words
+
+    assert content_words("provide countries studies") == content_words("provided country studied")
+    assert coverage("Which countries did the fund provide for?", "The fund provided for two country programmes.") == 1.0
+    words = ["running", "provided", "countries", "organisation", "studies"] * 400
+    with ThreadPoolExecutor(8) as pool:  # one stemmer per thread: PyStemmer's are not shared
+        assert set(pool.map(lambda w: frozenset(content_words(w)), words)) == {
+            frozenset(content_words(w)) for w in set(words)}
+
+
 def test_a_year_the_question_names_must_be_in_the_evidence():
     q = "Who won the final in 2015?"
     assert missing_constraints(q, ["In the 2014 final, Ann Lee won."]) == {2015.0}
