@@ -4,10 +4,10 @@
                                                      # answer dev questions, keep every signal
     python -m eval.answerability fit                 # per-signal AUC, the combined model, a threshold
 
-`collect` runs squad-answerable and squad-unanswerable (dev halves only) with the reader on
-(`RAG_READ`; `--no-read` for the default engine's model) and the decision off, so each answer's
-signals can be scored against whether giving it was right: an
-answerable question's answer that contains a gold span is right to give; any answer to an
+`collect` runs squad-answerable and squad-unanswerable (dev halves; `--split test` only to report
+a model chosen on dev) with the reader on (`RAG_READ`; `--no-read` for the default engine's model)
+and the decision off, so each answer's signals can be scored against whether giving it was right:
+an answerable question's answer that contains a gold span is right to give; any answer to an
 unanswerable question is wrong to give. `fit` reports how well each signal alone separates the
 two (ROC AUC), fits a logistic regression over all of them, and picks the threshold.
 """

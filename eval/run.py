@@ -94,8 +94,8 @@ def score(q: Question, a) -> Result:
     elif not q.answerable:
         why = "answered a question the articles cannot answer"
     elif a.refused:
-        score = f", answerability {a.signals['answerable']:.2f}" if a.refused_by == "answerability" else ""
-        why = f"refused an answerable question (by {a.refused_by or 'the engine'}{score})"
+        detail = f", answerability {a.signals['answerable']:.2f}" if a.refused_by == "answerability" else ""
+        why = f"refused an answerable question (by {a.refused_by or 'the engine'}{detail})"
     else:
         missing = [f for f in q.required_facts if not m.fact_present(a.text, f)]
         why = f"missing facts: {missing}"

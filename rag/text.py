@@ -18,7 +18,6 @@ STOPWORDS = frozenset(
     until up very was we were what when where which while who whom why will with would you your
     said says say give given gave much many since year years total did does has have""".split()
 )
-_local = threading.local()
 MONTHS = {
     m: i
     for i, names in enumerate(
@@ -102,6 +101,9 @@ def content_words(text: str) -> set[str]:
 
 def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("’", "'")).strip().lower()
+
+
+_local = threading.local()
 
 
 def stemmer():
