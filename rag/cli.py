@@ -202,7 +202,7 @@ def cmd_eval(args, settings: Settings) -> int:
 
 def _print_answer(result) -> None:
     """The answer, its citations and quotes: article and model text, so through `printable`."""
-    lines = [result.text]
+    lines = [result.text] + ([f"  ({result.why_refused})"] if result.why_refused else [])
     for c in result.citations:
         where = ", ".join(x for x in (c.title, c.date, c.section) if x)
         lines.append(f"  [{c.n}] {where} — {Path(c.source).name} chars {c.start}-{c.end}\n      \"{c.quote}\"")

@@ -93,6 +93,15 @@ class Citation:
     """The heading of the section the quote is in ("" where the article has none)."""
 
 
+REFUSAL_REASONS = {
+    "retrieval": "No passage is close enough to the question to ask the model.",
+    "model": "The model found no answer in the closest passages.",
+    "verification": "The model's answer was not supported by the passages it cited.",
+    "answerability": "The passages found do not look like they answer this exact question.",
+}
+"""What a reader is told about a refusal, by the step that refused (`Answer.refused_by`)."""
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -110,6 +119,11 @@ class Answer:
     said the passages do not say), "verification" (no claim was supported by its passages, or a
     how-much question got no number) or "answerability" (a verified answer whose evidence does
     not look like it answers this question); "" for an answer."""
+
+    @property
+    def why_refused(self) -> str:
+        """One sentence on why there is no answer ("" for an answer)."""
+        return REFUSAL_REASONS.get(self.refused_by, "")
 
     def to_json(self) -> dict:
         """The stable `rag ask --json` shape; scripts depend on it."""

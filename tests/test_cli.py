@@ -106,6 +106,7 @@ def test_an_answer_given_while_the_model_loads_is_printed(ingested):
     result = rag("ask", "Xylophone quartz zebra?", settings=ingested)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "The articles don't say." and result.stderr == ""
+    assert result.stdout.splitlines()[1].strip() == "(No passage is close enough to the question to ask the model.)"
 
 
 def test_an_empty_store_is_a_clear_error(tmp_path):

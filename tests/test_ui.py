@@ -40,6 +40,7 @@ def test_streaming_shows_partial_text_with_llm(handlers):
 def test_refusal_is_rendered_differently_with_related_passages(handlers):
     chat, sources, _, _ = run(handlers, "What was the final score of the football World Cup?")[-1]
     assert 'class="refusal"' in chat[-1]["content"] and "cite" not in chat[-1]["content"]
+    assert 'class="why"' in chat[-1]["content"]  # which step refused, in words
     assert "Related passages" in sources
 
 

@@ -291,7 +291,7 @@ CSS = """
 .cite { font-weight: 600; text-decoration: none; color: #1d4ed8; cursor: pointer; padding: 0 1px; }
 .refusal { color: #92400e; background: #fffbeb; border-left: 4px solid #f59e0b; padding: 6px 10px; }
 .error { color: #991b1b; background: #fef2f2; border-left: 4px solid #dc2626; padding: 6px 10px; }
-.searched { font-size: 0.8em; color: #6b7280; margin-top: 6px; }
+.searched, .why { font-size: 0.8em; color: #6b7280; margin-top: 6px; }
 .source-card { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 10px; margin: 8px 0; transition: box-shadow .3s; }
 .source-card.flash, .source-card:target { box-shadow: 0 0 0 3px #f59e0b; }
 .source-meta { font-size: 0.8em; color: #6b7280; }

@@ -33,6 +33,8 @@ def answer_html(answer: Answer) -> str:
     """The answer bubble: each `[n]` becomes a link to source card n."""
     if answer.refused:
         body = f'<div class="refusal">⚠ {safe_text(answer.text)}</div>'
+        if answer.why_refused:
+            body += f'<div class="why">{safe_text(answer.why_refused)}</div>'
     else:
         body = "".join(
             f'<a class="cite" href="#cite-{piece}" title="Show source {piece}">[{piece}]</a>' if i % 2 else safe_text(piece)
