@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from rag.text import normalise, number_values, split_sentences
@@ -91,8 +92,4 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def refusals_by_step(steps: list[str]) -> dict[str, int]:
     """How many refusals each step of the engine made (`Answer.refused_by`; "" is an answer)."""
-    counts: dict[str, int] = {}
-    for step in steps:
-        if step:
-            counts[step] = counts.get(step, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(step for step in steps if step).items()))
