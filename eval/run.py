@@ -52,6 +52,8 @@ class Result:
     gold_doc_cited: bool | None = None
     timings: dict = field(default_factory=dict)
     refused_by: str = ""
+    signals: dict = field(default_factory=dict)
+    """What the answerability decision saw (rag.answerable), so a threshold can be replayed offline."""
 
 
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
@@ -119,6 +121,7 @@ def score(q: Question, a) -> Result:
         gold_doc_cited=any(Path(c.source).name in gold for c in a.citations) if q.answerable and not a.refused else None,
         timings=dict(a.timings),
         refused_by=a.refused_by,
+        signals=dict(a.signals),
     )
 
 

@@ -87,6 +87,7 @@ def test_score_summary_and_gate():
     declined = replace(_answer("The articles don't say.", True), refused_by="answerability", signals={"answerable": 0.21})
     refused = score(q, declined)
     assert "by answerability, answerability 0.21" in refused.why
+    assert refused.signals == {"answerable": 0.21}  # kept in report.json, so a threshold can be replayed
     assert summarize([good, wrong, refused])["refused_by"] == {"answerability": 1}
     assert m.refusals_by_step(["", "model", "retrieval", "model"]) == {"model": 2, "retrieval": 1}
 
