@@ -145,7 +145,8 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
                 citations.append(_citation(numbers[ref], hits[ref[0]], ref[1], ref[2]))
             marks.append(f"[{numbers[ref]}]")
         body, end = (claim[:-1], claim[-1]) if claim[-1] in ".!?" else (claim, ".")
-        parts.append(f"{body.rstrip()} {''.join(dict.fromkeys(marks))}{end}")
+        body = " ".join(body.split())  # a line break copied from a PDF passage is layout, not text
+        parts.append(f"{body} {''.join(dict.fromkeys(marks))}{end}")
     return Verified(" ".join(parts), tuple(citations), False, tuple(dropped))
 
 

@@ -57,6 +57,12 @@ def test_unsupported_sentence_is_dropped_but_supported_one_kept():
     assert len(v.dropped) == 1
 
 
+def test_a_line_break_copied_from_a_pdf_passage_is_a_space_in_the_answer():
+    pdf = hit("We evaluate the calibration of GPT-3 by testing how well its average confidence\nestimates its accuracy.")
+    v = verify("GPT-3's average confidence\nestimates its accuracy poorly [1].", [pdf])
+    assert v.text == "GPT-3's average confidence estimates its accuracy poorly [1]."
+
+
 def test_refusal_is_recognised():
     assert verify("The articles don't say.", [hit(ARTICLE)]).refused
     assert verify("The passages do not mention the amount.", [hit(ARTICLE)]).refused
@@ -79,6 +85,21 @@ def test_split_sentences_spans():
     text = "Mr. Wang arrived. He said: fine!\n\nNew paragraph without stop"
     spans = split_sentences(text)
     assert [text[s:e] for s, e in spans] == ["Mr. Wang arrived.", "He said: fine!", "New paragraph without stop"]
+
+
+def test_split_sentences_keeps_abbreviations_inside_a_sentence():
+    """Scholarly and news abbreviations, and a full stop before a lower-case word, end no sentence:
+    a quote of a paper's sentence must not stop at "et al."."""
+    text = (
+        "As found by Madaan et al. (2022), names help, e.g. in Fig. 3 and Sec. 4.1. "
+        "Apple Inc. and Google met at 3 p.m. on Jan. 5. The U.S. grew. (Reporter Wang)"
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "As found by Madaan et al. (2022), names help, e.g. in Fig. 3 and Sec. 4.1.",
+        "Apple Inc. and Google met at 3 p.m. on Jan. 5.",
+        "The U.S. grew.",
+        "(Reporter Wang)",
+    ]
 
 
 def test_quantity_and_date_questions_need_a_number():
