@@ -117,6 +117,7 @@ def summarize(name: str, records: list[Record]) -> dict:
         "latency_p50_s": round(percentile(total, 50), 2),
         "latency_p95_s": round(percentile(total, 95), 2),
         "first_token_p50_s": round(percentile(first, 50), 2),
+        "check_p50_s": round(percentile([r.timings["check_s"] for r in records if "check_s" in r.timings], 50), 4),
         "prompt_tokens_p50": percentile([r.signals.get("prompt_tokens", 0) for r in records], 50),
         "refused_by": refusals_by_step([r.refused_by for r in records]),
     }

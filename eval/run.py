@@ -145,6 +145,7 @@ def summarize(results: list[Result]) -> dict:
     total = [r.timings.get("total_s", 0.0) for r in results]
     first = [r.timings.get("first_token_s") for r in results if r.timings.get("first_token_s") is not None]
     retrieve = [r.timings.get("retrieve_s", 0.0) for r in results]
+    check = [r.timings["check_s"] for r in results if "check_s" in r.timings]
     return {
         "n_questions": len(results),
         "n_answerable": sum(r.answerable for r in results),
@@ -164,6 +165,8 @@ def summarize(results: list[Result]) -> dict:
         "first_token_p95_s": round(m.percentile(first, 95), 3),
         "retrieval_p50_s": round(m.percentile(retrieve, 50), 4),
         "retrieval_p95_s": round(m.percentile(retrieve, 95), 4),
+        "check_p50_s": round(m.percentile(check, 50), 4),
+        "check_p95_s": round(m.percentile(check, 95), 4),
         "refused_by": m.refusals_by_step([r.refused_by for r in results]),
     }
 

@@ -225,6 +225,7 @@ class Engine:
             pieces.append(piece)
             yield piece
         timings["generate_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
         raw = "".join(pieces)
         checked = verify(raw, hits, question=searched)
         refused_by = "model" if refuses(raw) else "verification"
@@ -244,6 +245,7 @@ class Engine:
                 if fallback["answerable"] >= settings.min_extractive:
                     checked, signals["extractive"] = quoted, 1.0
                     signals |= fallback
+        timings["check_s"] = time.perf_counter() - t1  # verification, answerability and the fallback
         yield done(checked, refused_by)
 
     def _exclusive(self, pieces: Iterator[str]) -> Iterator[str]:

@@ -20,6 +20,9 @@ def test_qinghai_aid_amount(engine):
     assert cited and cited[0].source.endswith("002_7212ff25fdb82ffd.txt")
     assert all(_quote_in_source(c) for c in a.citations)
     assert f"[{cited[0].n}]" in a.text
+    # every step is timed, the checks after generation too (README, "Public sets")
+    assert {"retrieve_s", "first_token_s", "generate_s", "check_s", "total_s"} <= set(a.timings)
+    assert 0 < a.timings["check_s"] < a.timings["total_s"]
 
 
 def test_naqu_delegation_leader_streams(engine):
