@@ -9,14 +9,14 @@ from functools import lru_cache
 # Abbreviations that a name, number or reference always follows, so their full stop ends no
 # sentence: titles, an initial, months before their day ("Jan. 5", as news agencies write them),
 # and the ones scholarly text cites with ("Devlin et al. (2019)", "e.g.", "Fig. 3", "Sec. 4.1").
-# After any abbreviation, a full stop followed by a lower-case word ends no sentence either
-# ("Apple Inc. and ...", "at 3 p.m. to ..."): a sentence starts with a capital, digit or bracket.
+# A lower-case word after a full stop is no sign either way: a passage cut from the middle of a
+# sentence starts with one ("...benefits [1]. meeting, Xia Baolong ... [3].").
 _ABBREV = "".join(
     rf"(?<!\b{a})"
     for a in r"""Mr Mrs Ms Dr No St vs [A-Z] al e\.g i\.e cf Fig Figs Eq Eqs Sec approx resp pp Vol
     Jan Feb Mar Apr Aug Sep Sept Oct Nov Dec""".split()
 )
-_SENTENCE_END = re.compile(_ABBREV + r"[.!?。！？][\"”’)\]]*(?=\s+(?![a-z])|$)")
+_SENTENCE_END = re.compile(_ABBREV + r"[.!?。！？][\"”’)\]]*(?=\s+|$)")
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before

@@ -88,17 +88,18 @@ def test_split_sentences_spans():
 
 
 def test_split_sentences_keeps_abbreviations_inside_a_sentence():
-    """Scholarly and news abbreviations, and a full stop before a lower-case word, end no sentence:
-    a quote of a paper's sentence must not stop at "et al."."""
+    """Scholarly and news abbreviations end no sentence: a quote of a paper's sentence must not
+    stop at "et al."; but a cited claim followed by a passage cut mid-sentence is two claims."""
     text = (
         "As found by Madaan et al. (2022), names help, e.g. in Fig. 3 and Sec. 4.1. "
-        "Apple Inc. and Google met at 3 p.m. on Jan. 5. The U.S. grew. (Reporter Wang)"
+        "Dr. Li met them on Jan. 5. The U.S. grew. (Reporter Wang) It got real benefits [1]. meeting, Xia spoke [3]."
     )
     assert [text[s:e] for s, e in split_sentences(text)] == [
         "As found by Madaan et al. (2022), names help, e.g. in Fig. 3 and Sec. 4.1.",
-        "Apple Inc. and Google met at 3 p.m. on Jan. 5.",
+        "Dr. Li met them on Jan. 5.",
         "The U.S. grew.",
-        "(Reporter Wang)",
+        "(Reporter Wang) It got real benefits [1].",
+        "meeting, Xia spoke [3].",
     ]
 
 
