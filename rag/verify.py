@@ -27,6 +27,7 @@ _REFUSAL = re.compile(
     r"|\b(cannot|can't|unable to) (answer|find|determine)",
     re.IGNORECASE,
 )
+_SENTENCE_CLOSE = (".", "!", "?", "。", "！", "？", "]", ")", '"', "”", "’")
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_ALIASES = re.compile(r"\[(?:passage|source|doc(?:ument)?)\s*(\d+)\]", re.IGNORECASE)
 _TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
@@ -97,6 +98,10 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
 
     kept: list[tuple[str, list[tuple[int, int, int]]]] = []  # claim, [(hit, sent_start, sent_end)]
     dropped: list[str] = []
+    if len(sentences) > 1 and not sentences[-1].rstrip().endswith(_SENTENCE_CLOSE):
+        # A generation cut off at max_tokens stops mid-sentence ("Early experiments revealed
+        # only"): after sentences that end properly, one that does not is not a claim.
+        dropped.append(sentences.pop())
     for sentence in sentences:
         cited = [int(n) for group in _MARKER.findall(sentence) for n in re.split(r"[,;]", group)]
         claim = _MARKER.sub("", sentence).strip()

@@ -63,6 +63,13 @@ def test_a_line_break_copied_from_a_pdf_passage_is_a_space_in_the_answer():
     assert v.text == "GPT-3's average confidence estimates its accuracy poorly [1]."
 
 
+def test_a_sentence_cut_off_at_the_token_limit_is_dropped():
+    v = verify("Zhejiang gave 848 million yuan [1]. Practice has proved it", [hit(ARTICLE)])
+    assert v.text == "Zhejiang gave 848 million yuan [1]." and v.dropped == ("Practice has proved it",)
+    # a one-sentence answer without a full stop is still an answer
+    assert verify("848 million yuan [1]", [hit(ARTICLE)]).text == "848 million yuan [1]."
+
+
 def test_refusal_is_recognised():
     assert verify("The articles don't say.", [hit(ARTICLE)]).refused
     assert verify("The passages do not mention the amount.", [hit(ARTICLE)]).refused
