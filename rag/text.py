@@ -16,7 +16,8 @@ _ABBREV = "".join(
     for a in r"""Mr Mrs Ms Dr No St vs [A-Z] al e\.g i\.e cf Fig Figs Eq Eqs Sec approx resp pp Vol
     Jan Feb Mar Apr Aug Sep Sept Oct Nov Dec""".split()
 )
-_SENTENCE_END = re.compile(_ABBREV + r"[.!?。！？][\"”’)\]]*(?=\s+|$)")
+_STOPS, _CLOSERS = ".!?。！？", "\"”’)]"
+_SENTENCE_END = re.compile(_ABBREV + f"[{re.escape(_STOPS)}][{re.escape(_CLOSERS)}]*" + r"(?=\s+|$)")
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
@@ -67,6 +68,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         if text[pos : para.end()].strip():
             spans.append(_strip(text, pos, para.end()))
     return spans
+
+
+def ends_properly(sentence: str) -> bool:
+    """The sentence ends with a full stop (or ! ?) or a closing quote, bracket or `[n]` marker:
+    one that does not was cut off."""
+    return sentence.rstrip().endswith(tuple(_STOPS + _CLOSERS))
 
 
 def number_values(text: str, months: bool = True) -> set[float]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rag import attribution
 from rag.answerable import adds_information
-from rag.text import content_words, has_month, names, normalise, number_values, split_sentences
+from rag.text import content_words, ends_properly, has_month, names, normalise, number_values, split_sentences
 from rag.types import Citation, Hit
 
 REFUSAL = "The articles don't say."
@@ -27,7 +27,6 @@ _REFUSAL = re.compile(
     r"|\b(cannot|can't|unable to) (answer|find|determine)",
     re.IGNORECASE,
 )
-_SENTENCE_CLOSE = (".", "!", "?", "。", "！", "？", "]", ")", '"', "”", "’")
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_ALIASES = re.compile(r"\[(?:passage|source|doc(?:ument)?)\s*(\d+)\]", re.IGNORECASE)
 _TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
@@ -98,7 +97,7 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
 
     kept: list[tuple[str, list[tuple[int, int, int]]]] = []  # claim, [(hit, sent_start, sent_end)]
     dropped: list[str] = []
-    if len(sentences) > 1 and not sentences[-1].rstrip().endswith(_SENTENCE_CLOSE):
+    if len(sentences) > 1 and not ends_properly(sentences[-1]):
         # A generation cut off at max_tokens stops mid-sentence ("Early experiments revealed
         # only"): after sentences that end properly, one that does not is not a claim.
         dropped.append(sentences.pop())
