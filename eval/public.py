@@ -17,7 +17,7 @@ from pathlib import Path
 from eval import corpora
 from eval.metrics import percentile, refusals_by_step
 
-PUBLIC_SETS = ("squad-answerable", "squad-unanswerable", "papers")
+PUBLIC_SETS = ("squad-answerable", "squad-unanswerable", "papers", "news-noise")
 
 
 @dataclass(frozen=True)
@@ -176,8 +176,14 @@ def write(summary: dict, records: list[Record], out: Path) -> None:
 
 
 def main(args) -> int:
-    summary, records = run(args.question_set, args.split, args.limit, progress=not args.json,
-                           **{k: v for k, v in {"k": args.k, "backend": args.backend}.items() if v is not None})
-    write(summary, records, args.out)
-    print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
+    overrides = {k: v for k, v in {"k": args.k, "backend": args.backend}.items() if v is not None}
+    if args.question_set == "news-noise":  # two modes, each question in a store of its own
+        from eval import news_noise
+
+        results = [news_noise.run(mode, args.limit, not args.json, **overrides) for mode in news_noise.MODES]
+    else:
+        results = [run(args.question_set, args.split, args.limit, progress=not args.json, **overrides)]
+    for summary, records in results:
+        write(summary, records, args.out)
+        print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0

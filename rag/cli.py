@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--set", dest="question_set",
         help="questions JSONL (default eval/questions.jsonl), or a public set: squad-answerable, "
-        "squad-unanswerable, papers (each over its own corpus, indexed on first use)",
+        "squad-unanswerable, papers, news-noise (each over its own corpus, indexed on first use)",
     )
     ev.add_argument("--split", choices=("dev", "test", "all"), default="dev", help="half of a public set (default dev)")
     ev.add_argument("--limit", type=int, help="only the first N questions of a public set")
