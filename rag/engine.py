@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.answerable import answerable, coverage, missing_constraints
+from rag.constraints import answer_type_ok, unmet
 from rag.context import tokens, widen
 from rag.embed import Embedder
 from rag.generate import ExtractiveGenerator, Generator, make_generator
@@ -234,6 +235,8 @@ class Engine:
             signals |= self._signals(searched, hits, checked, readings)
             if settings.min_answerable > 0 and signals["answerable"] < settings.min_answerable:
                 checked, refused_by = Verified(REFUSAL, (), True, (checked.text,)), "answerability"
+            elif not grounded(signals, settings):
+                checked, refused_by = Verified(REFUSAL, (), True, (checked.text,)), "constraints"
         elif settings.min_extractive > 0:
             # The small model often refuses a passage that states the answer in odd wording; the
             # sentence holding the reader's answer span (or, without the reader, the passage
@@ -242,7 +245,7 @@ class Engine:
             quoted = verify(extract(searched, hits, readings, settings), hits, question=searched)
             if not quoted.refused:
                 fallback = self._signals(searched, hits, quoted, readings)
-                if fallback["answerable"] >= settings.min_extractive:
+                if fallback["answerable"] >= settings.min_extractive and grounded(fallback, settings):
                     checked, signals["extractive"] = quoted, 1.0
                     signals |= fallback
         timings["check_s"] = time.perf_counter() - t1  # verification, answerability and the fallback
@@ -295,6 +298,8 @@ class Engine:
             "quote_coverage": max(coverage(question, quote) for quote in quotes),
             "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),
             "missing_numbers": float(len(missing_constraints(question, [evidence]))),
+            "unmet": float(len(unmet(question, checked.citations, hits))),
+            "type_ok": float(answer_type_ok(question, checked.text)),
         }
         if readings is not None:  # the reader's view of the cited passages
             read = [(h, r) for h, r in zip(hits, readings, strict=True) if h.chunk.id in cited]
@@ -366,6 +371,14 @@ class Engine:
             "collection": self.settings.collection,
             "backend": self.settings.backend,
         }
+
+
+def grounded(signals: dict[str, float], settings: Settings) -> bool:
+    """The question's constraints are stated where the answer is cited, and the answer is of
+    the asked type (rag.constraints), as far as the settings check them."""
+    if settings.check_constraints and signals.get("unmet", 0.0) > 0:
+        return False
+    return not (settings.check_answer_type and signals.get("type_ok", 1.0) < 1)
 
 
 def extract(question: str, hits: Sequence[Hit], readings: Sequence[Reading] | None, settings: Settings) -> str:

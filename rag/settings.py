@@ -79,6 +79,13 @@ class Settings:
     On 150 + 150 SQuAD dev questions 0.35 refused 0.79 of unanswerable ones (0.48 with 0) for 0.65
     answers holding the gold span (0.69 with 0); it is the highest threshold at which the news sets
     and the papers lose no right answer (README, "The threshold, on every set")."""
+    check_constraints: bool = True
+    """Refuse an answer when a year, quarter, number or name of the question is not stated where
+    it is cited: in the cited sentence, or its passage or title while the sentence states no other
+    value of the same kind (rag.constraints)."""
+    check_answer_type: bool = True
+    """Refuse an answer of the wrong type: a when-question without an absolute date, a
+    who-question without a name the question does not hold (rag.constraints)."""
     min_extractive: float = 0.55
     """When the model refuses, answer with the best-matching passage sentence (quoted, cited) if its
     answerability is at least this (0 turns it off). On the SQuAD dev halves it answered 2 more of

@@ -1,0 +1,154 @@
+"""A question's constraints, checked where its answer is cited.
+
+In news, a near miss is the same event in another year, the same role at another company, the
+same kind of donation in another place: it shares almost every word of the question, so word
+coverage and embedding similarity say "answers". What separates it from an answer is whether the
+question's constraints (its years, quarters, dates, numbers and names) are stated together with
+the answer. Here a constraint counts as stated when it is in the cited sentence, in the rest of
+its passage, or in its article's title and date, and the cited sentence does not state another
+value of the same kind instead (a sentence about the 2018 final does not answer for 2019 because
+its passage was published in 2019).
+
+A second, equally general check: the answer must be of the asked type. A when-question needs an
+absolute date (a relative one, "3 days ago", dates nothing once the page is old); a who-question
+needs a name the question does not already hold; a how-much question a number it does not hold.
+
+Names are found by their capital letters (the English convention for proper nouns, acronyms and
+titles), so no list of places, people or organisations is needed. All functions are pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.text import MONTHS, STOPWORDS, number_values
+from rag.types import Citation, Hit
+
+_YEAR = re.compile(r"(?<![\w.,])(1[5-9]\d\d|20\d\d)(?![\w,]|\.\d)")
+_QUARTER = re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter\b", re.IGNORECASE)
+_QUARTER_WORDS = {"first": "1", "second": "2", "third": "3", "fourth": "4"}
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&-]*")
+_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One thing the question fixes: `kind` is year, quarter, number or name; `value` is what
+    must be found (a year's digits, a quarter's digit, a number, a name's folded words)."""
+
+    kind: str
+    text: str
+    value: str | float | tuple[str, ...]
+
+
+def _fold(word: str) -> str:
+    """A name's word as compared: lower case, no possessive, no dots ("U.S." and "US" meet)."""
+    return re.sub(r"['’]s$", "", word).replace(".", "").replace("’", "'").lower()
+
+
+def _words(text: str) -> set[str]:
+    return {_fold(w) for w in _TOKEN.findall(text)}
+
+
+def years(text: str) -> set[str]:
+    return set(_YEAR.findall(text))
+
+
+def quarters(text: str) -> set[str]:
+    return {q or _QUARTER_WORDS[w.lower()] for q, w in _QUARTER.findall(text)}
+
+
+def question_constraints(question: str) -> list[Constraint]:
+    """The years, quarters, other numbers and names that `question` fixes."""
+    out = [Constraint("year", y, y) for y in sorted(years(question))]
+    out += [Constraint("quarter", f"Q{q}", q) for q in sorted(quarters(question))]
+    plain = _QUARTER.sub(" ", _YEAR.sub(" ", question))
+    out += [Constraint("number", f"{v:g}", v) for v in sorted(number_values(plain, months=False))]
+    runs = [[w for w in run if not _QUARTER.fullmatch(w)] for run in _name_runs(question, opening=False)]
+    out += [Constraint("name", " ".join(run), tuple(_fold(w) for w in run)) for run in runs if run]
+    return list(dict.fromkeys(out))
+
+
+def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
+    """Runs of capitalised words (and acronyms), not counting months or function words ("In",
+    "The"). The opening word of a sentence is capitalised whatever it is ("Name the...", "Tesla's
+    revenue..."), so unless `opening` it counts only as the start of a longer name ("Super Bowl")."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    tokens = [m.group().rstrip(".") for m in _TOKEN.finditer(text)]
+    for i, word in enumerate(tokens):
+        bare = _fold(word)
+        capital = word[:1].isupper() or (len(word) > 1 and word[1:2].isupper())  # iPhone
+        ordinary = bare in STOPWORDS or bare in MONTHS
+        if i == 0 and not opening and word[1:].islower():
+            following = tokens[1] if len(tokens) > 1 else ""
+            ordinary = ordinary or not following[:1].isupper()
+        if capital and not ordinary and not word.isdigit():
+            current.append(word)
+            continue
+        if current:
+            runs.append(current)
+        current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def stated(constraint: Constraint, sentence: str, context: str) -> bool:
+    """Is the constraint stated for the cited sentence: in it, or in its passage, title or date
+    (`context`) while the sentence states no other value of the same kind?"""
+    if constraint.kind == "year":
+        own = years(sentence)
+        return constraint.value in own or (not own and constraint.value in years(context))
+    if constraint.kind == "quarter":
+        own = quarters(sentence)
+        return constraint.value in own or (not own and constraint.value in quarters(context))
+    if constraint.kind == "number":
+        return constraint.value in number_values(sentence, months=False) or constraint.value in number_values(
+            context, months=False
+        )
+    words = _words(sentence) | _words(context)
+    return all(w in words for w in constraint.value)
+
+
+def unmet(question: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> list[Constraint]:
+    """The question's constraints that no cited sentence states (with its passage and title);
+    every cited sentence is a place the answer may rest on, so one that states it suffices."""
+    wanted = question_constraints(question)
+    if not wanted or not citations:
+        return []
+    by_id = {h.chunk.id: h for h in hits}
+    places = []
+    for c in citations:
+        hit = by_id.get(c.chunk_id)
+        context = f"{hit.chunk.header}\n{hit.chunk.text}" if hit else ""
+        places.append((c.quote, f"{c.title} {c.date or ''}\n{context}"))
+    return [k for k in wanted if not any(stated(k, s, ctx) for s, ctx in places)]
+
+
+# What kind of answer the question asks for, by its opening words.
+_WHEN = re.compile(r"^\s*(and\s+)?(when|(in|on) (what|which) (year|date|day|month)|what (date|year|day))\b", re.I)
+_WHO = re.compile(r"^\s*(and\s+)?(who|whom|whose)\b", re.IGNORECASE)
+_RELATIVE = re.compile(
+    r"\b\d+\s+(second|minute|hour|day|week|month|year)s?\s+ago\b|\b(yesterday|today|tomorrow|last|next)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_type_ok(question: str, answer: str) -> bool:
+    """A when-question's answer holds an absolute date (a year, or a month with a day) and no
+    relative one; a who-question's answer holds a name that is not in the question."""
+    text = _MARKER.sub("", answer)
+    if _WHEN.search(question):
+        absolute = bool(years(text)) or bool(re.search(r"\b\d{1,2}\b", text) and _has_month(text))
+        return absolute and not (_RELATIVE.search(text) and not years(text))
+    if _WHO.search(question):
+        asked = _words(question)
+        return any(not {_fold(w) for w in run} <= asked for run in _name_runs(text))
+    return True
+
+
+def _has_month(text: str) -> bool:
+    return any(_fold(w) in MONTHS and _fold(w) != "may" or w == "May" for w in _TOKEN.findall(text))
