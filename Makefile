@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install run test lint bench eval browser-deps
+.PHONY: install run test test-fast lint bench eval browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ browser-deps:
 test: install browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m logic -q
 
 bench: install
 	$(BIN)/python -m bench.run

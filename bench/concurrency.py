@@ -76,7 +76,7 @@ def start_page(store: Path, data: Path, log: Path) -> tuple[subprocess.Popen, st
         port = s.getsockname()[1]
     env = {**os.environ, "RAG_STORE_DIR": str(store), "RAG_DATA_DIR": str(data), "RAG_UI_AUTH": ":".join(AUTH)}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ui", "--port", str(port)], env=env, stdout=out, stderr=out)
+        proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "ui", "--port", str(port)], env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(600):
         try:

@@ -31,6 +31,7 @@ from pathlib import Path
 from bench.common import own_peak_mb
 from eval.corpora import CACHE, PAPER_PDFS, squad_paragraphs, write_articles
 from eval.metrics import percentile
+from ingest.index import ingest_into
 
 VECTORS = CACHE.parent / "bench" / "vectors.json"
 
@@ -100,14 +101,14 @@ def fill(store, corpus: list[tuple], vectors: dict, target: int) -> tuple[int, f
         copy += 1
     if ids:
         col.upsert(ids=ids, documents=docs, metadatas=metas, embeddings=embs)
-    store.bump_generation()
+    store.bump_version()
     return written, time.perf_counter() - t
 
 
 def retrieval_times(engine, questions: list[str], vectors: list[list[float]]) -> dict:
     from rag.retrieve import fuse_runs
 
-    engine._bm25_index()  # built or loaded outside the timing
+    engine.keywords()  # built or loaded outside the timing
     times = []
     for q, v in zip(questions, vectors, strict=True):
         t = time.perf_counter()
@@ -124,7 +125,7 @@ from rag.engine import Engine
 engine = Engine()
 engine.warm()  # as `rag ask` does
 imported = time.perf_counter() - t0
-engine._bm25_index()
+engine.keywords()
 bm25 = time.perf_counter() - t0 - imported
 stream = engine.stream(sys.argv[1])
 next(stream)  # the first token (or the refusal, when retrieval is too weak to try)
@@ -160,11 +161,11 @@ def ingest_ratio(engine, folder: Path, n: int) -> dict:
     engine.embedder.embed(texts)
     raw = time.perf_counter() - t
     t = time.perf_counter()
-    report = engine.ingest([folder], progress=False)
+    report = ingest_into(engine, [folder], progress=False)
     full = time.perf_counter() - t
     articles = full - report.keyword_index_s
     t = time.perf_counter()
-    engine._bm25_index()  # the next question: loads the new segment, keeps the ones it holds
+    engine.keywords()  # the next question: loads the new segment, keeps the ones it holds
     reload = time.perf_counter() - t
     return {"articles": n, "chunks": len(texts), "raw_embed_s": round(raw, 1), "ingest_s": round(full, 1),
             "keyword_index_s": round(report.keyword_index_s, 2), "next_question_index_s": round(reload, 2),
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         from rag.retrieve import Bm25Index
 
         cache = engine.store.cache_dir / "bm25"
-        gen = engine.store.generation()
+        gen = engine.store.version()
         t = time.perf_counter()
         Bm25Index.open(engine.store.chunks, gen, cache)
         build = time.perf_counter() - t
@@ -272,7 +273,7 @@ def server_side(corpus, vectors, target, questions, qvectors, tmp: Path) -> dict
         written, seconds = fill(engine.store, corpus, vectors, target)
         out = {"write": {"chunks": written, "seconds": round(seconds, 1), "chunks_per_s": round(written / seconds)}}
         t = time.perf_counter()
-        engine._bm25_index()
+        engine.keywords()
         out["bm25_build_and_save_s"] = round(time.perf_counter() - t, 1)
         out["retrieval"] = retrieval_times(engine, questions, qvectors)
         env = {**os.environ, "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port), "RAG_CACHE_DIR": str(tmp / "cache")}

@@ -22,6 +22,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.text import strip_markers
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SQUAD = SHARED / "benchmarks" / "squad" / "dev-v1.1.json"
@@ -129,5 +131,5 @@ def normalise_answer(text: str) -> str:
 
 
 def contains_gold(answer: str, golds: tuple[str, ...]) -> bool:
-    flat = normalise_answer(re.sub(r"\s*\[\d+\]", "", answer))
+    flat = normalise_answer(strip_markers(answer))
     return any(g and f" {g} " in f" {flat} " for g in map(normalise_answer, golds))

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from rag.text import normalise, number_values, split_sentences
+from rag.text import normalise, number_values, split_sentences, strip_markers
 from rag.verify import support
 
 Fact = str | list[str]
@@ -50,7 +50,7 @@ def grounded_sentences(text: str, cited_passages: dict[int, str]) -> tuple[int, 
         sentence = text[s:e]
         total += 1
         marks = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
-        claim = re.sub(r"\s*\[\d+\]", "", sentence)
+        claim = strip_markers(sentence)
         if any(n in cited_passages and support(claim, cited_passages[n]) is not None for n in marks):
             supported += 1
     return supported, total

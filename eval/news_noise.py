@@ -16,6 +16,7 @@ from pathlib import Path
 
 from eval import corpora
 from eval.public import Record, summarize
+from ingest.index import ingest_into
 
 QUESTIONS = corpora.SHARED / "benchmarks" / "news-noise" / "questions.jsonl"
 MODES = ("noise", "positive")
@@ -54,9 +55,9 @@ def _engine_for(q: dict, mode: str, base, **overrides):
     )
     engine = Engine(settings)
     if base is not None:  # one set of models for the fifty stores
-        engine.embedder, engine.reranker, engine._generators = base.embedder, base.reranker, base._generators
+        engine.embedder, engine.reader, engine._generators = base.embedder, base.reader, base._generators
         engine._lock = base._lock
-    engine.ingest(progress=False)
+    ingest_into(engine, progress=False)
     return engine
 
 

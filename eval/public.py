@@ -16,6 +16,9 @@ from pathlib import Path
 
 from eval import corpora
 from eval.metrics import percentile, refusals_by_step
+from ingest.index import ingest_into
+from rag.steps import checks_s
+from rag.text import strip_markers
 
 PUBLIC_SETS = ("squad-answerable", "squad-unanswerable", "papers", "news-noise")
 
@@ -52,7 +55,7 @@ def corpus_engine(name: str, progress: bool = True, **overrides):
         folder = corpora.PAPER_PDFS
     settings = Settings.from_env(data_dir=folder, store_dir=corpora.CACHE / name / "chroma", **overrides)
     engine = Engine(settings)
-    report = engine.ingest(progress=progress)
+    report = ingest_into(engine, progress=progress)
     if progress:
         print(report.summary(), file=sys.stderr)
     return engine
@@ -117,7 +120,7 @@ def summarize(name: str, records: list[Record]) -> dict:
         "latency_p50_s": round(percentile(total, 50), 2),
         "latency_p95_s": round(percentile(total, 95), 2),
         "first_token_p50_s": round(percentile(first, 50), 2),
-        "check_p50_s": round(percentile([r.timings["check_s"] for r in records if "check_s" in r.timings], 50), 4),
+        "check_p50_s": round(percentile([c for r in records if (c := checks_s(r.timings)) is not None], 50), 4),
         "prompt_tokens_p50": percentile([r.signals.get("prompt_tokens", 0) for r in records], 50),
         "refused_by": refusals_by_step([r.refused_by for r in records]),
     }
@@ -158,9 +161,8 @@ def papers_verdicts(records: list[Record], path: Path = VERDICTS) -> dict:
 
 
 def _similarity(engine, answer: str, reference: str) -> float:
-    import re
 
-    a, b = engine.embedder.embed([re.sub(r"\s*\[\d+\]", "", answer), reference])
+    a, b = engine.embedder.embed([strip_markers(answer), reference])
     return round(sum(x * y for x, y in zip(a, b)), 4)
 
 

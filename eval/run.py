@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eval import metrics as m
+from rag.steps import checks_s
 
 DEFAULT_SET = Path(__file__).with_name("questions.jsonl")
 # The floors. Measured 2026-11-24 (bundled Qwen2.5-Coder-1.5B, k=3): accuracy 0.896, refusal
@@ -145,7 +146,7 @@ def summarize(results: list[Result]) -> dict:
     total = [r.timings.get("total_s", 0.0) for r in results]
     first = [r.timings.get("first_token_s") for r in results if r.timings.get("first_token_s") is not None]
     retrieve = [r.timings.get("retrieve_s", 0.0) for r in results]
-    check = [r.timings["check_s"] for r in results if "check_s" in r.timings]
+    check = [c for r in results if (c := checks_s(r.timings)) is not None]
     return {
         "n_questions": len(results),
         "n_answerable": sum(r.answerable for r in results),

@@ -10,7 +10,7 @@ general signals catch part of what it misses:
   a near miss on the same topic fewer (lexical, on the cited passages and on the quoted sentence);
 - `quote_similarity`: the same, semantically: the embedding similarity of the question and the
   best quoted sentence, which a rewording does not lower as much;
-- `reader`: the cross-encoder's probability (rag.rerank) that a cited passage states the answer:
+- `reader`: the reader's probability (rag.reader) that a cited passage states the answer:
   it reads question and passage together, so it tells the 2018 final from the 2019 one;
 - `reader_span`: how much better its best answer span in a cited passage scores than "no answer";
 - `reader_agrees`: the answer holds the span the reader found (two readers of one passage agree);
@@ -24,12 +24,9 @@ and what was tried and removed (the LLM as a yes/no judge) are in README, "Answe
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 
-from rag.text import content_words, number_values
-
-_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+from rag.text import content_words, number_values, strip_markers
 
 # Fitted by `python -m eval.answerability fit` on the SQuAD dev halves (README, "Answerability").
 # Without the reader (the default): the two signals that add to each other (cross-validated AUC
@@ -53,7 +50,7 @@ def answerable(signals: Mapping[str, float]) -> float:
 def adds_information(claim: str, question: str) -> bool:
     """False when the claim says nothing the question did not: no content word or number of its
     own. Covers empty restatements of any question, in any domain."""
-    claim = _MARKER.sub("", claim)
+    claim = strip_markers(claim)
     new_words = content_words(claim) - content_words(question)
     new_numbers = number_values(claim, months=False) - number_values(question, months=False)
     return bool(new_words or new_numbers)

@@ -7,7 +7,7 @@ query time (same tokenizer, stopwords, stemmer and Lucene BM25 formula as bm25s)
 new *segment* holding the changed articles' chunks plus a note of which older copies are dead.
 
 On disk, beside the store: immutable segments (`segments/<name>/`) and one manifest per store
-generation (`<generation>.json`: its segments in order, and `dead`: doc_id -> position, meaning
+version (`<version>.json`: its segments in order, and `dead`: doc_id -> position, meaning
 that article's chunks in the segments before that position are gone). Every file is written aside
 and renamed, so a reader never sees half of one. Segments are merged when there are more than
 MAX_SEGMENTS or a quarter of the rows are dead.
@@ -146,14 +146,14 @@ class Segment:
 
 
 class Bm25Index:
-    """BM25 over the live chunks of a list of segments, tagged with the store generation it matches.
+    """BM25 over the live chunks of a list of segments, tagged with the store version it matches.
 
-    `open` loads the generation's manifest from disk (segments already in memory are reused),
+    `open` loads the version's manifest from disk (segments already in memory are reused),
     or builds one segment from every chunk and saves it; `extend` records a change as a new
     segment without reading the others."""
 
-    def __init__(self, segments: Sequence[Segment], generation: str, dead: dict[str, int] | None = None):
-        self.generation = generation
+    def __init__(self, segments: Sequence[Segment], version: str, dead: dict[str, int] | None = None):
+        self.version = version
         self.segments = tuple(segments)
         self.dead = dict(dead or {})
         self._alive = [
@@ -180,42 +180,42 @@ class Bm25Index:
     def open(
         cls,
         read_chunks: Callable[[], Iterable[Chunk]],
-        generation: str,
+        version: str,
         cache: Path | None,
         previous: Bm25Index | None = None,
     ) -> Bm25Index:
-        """The index for `generation`: loaded from `cache` when saved there, else built from
+        """The index for `version`: loaded from `cache` when saved there, else built from
         `read_chunks()` and saved. Segments of `previous` (an index this process holds) are reused."""
-        if cache is not None and generation:
+        if cache is not None and version:
             try:
-                return cls.load(cache, generation, previous)
+                return cls.load(cache, version, previous)
             except _DAMAGED:
                 pass
         chunks = list(read_chunks())
-        index = cls([Segment.build(chunks)] if chunks else [], generation)
-        if cache is not None and generation and chunks:
+        index = cls([Segment.build(chunks)] if chunks else [], version)
+        if cache is not None and version and chunks:
             with contextlib.suppress(OSError):  # a read-only or full disk: it works, it is not kept
                 index.save(cache)
         return index
 
     @classmethod
-    def load(cls, cache: Path, generation: str, previous: Bm25Index | None = None) -> Bm25Index:
-        names, dead = _read_manifest(cache, generation)
+    def load(cls, cache: Path, version: str, previous: Bm25Index | None = None) -> Bm25Index:
+        names, dead = _read_manifest(cache, version)
         held = {s.name: s for s in previous.segments} if previous else {}
         segments = [held.get(name) or Segment.load(cache / "segments", name) for name in names]
-        return cls(segments, generation, dead)
+        return cls(segments, version, dead)
 
     def save(self, cache: Path) -> None:
-        """Write the segments not on disk yet and this generation's manifest (rag.bm25 docstring)."""
+        """Write the segments not on disk yet and this version's manifest (rag.bm25 docstring)."""
         for seg in self.segments:
             seg.save(cache / "segments")
-        _save_manifest(cache, self.generation, [s.name for s in self.segments], self.dead)
+        _save_manifest(cache, self.version, [s.name for s in self.segments], self.dead)
 
     @classmethod
     def extend(
-        cls, cache: Path, before: str, generation: str, changed: Iterable[str], chunks: Sequence[Chunk]
+        cls, cache: Path, before: str, version: str, changed: Iterable[str], chunks: Sequence[Chunk]
     ) -> bool:
-        """Save `generation` as `before` with the articles `changed` replaced by `chunks` (their
+        """Save `version` as `before` with the articles `changed` replaced by `chunks` (their
         chunks now; none for a deleted article), reading only `before`'s manifest and its
         segments' article counts. False when that manifest is not on disk: the caller builds
         from the store instead."""
@@ -234,16 +234,16 @@ class Bm25Index:
             names.append(new.name)
         if len(names) > MAX_SEGMENTS or (total and gone / total > MAX_DEAD):
             segments = [Segment.load(cache / "segments", n) for n in names]
-            cls(segments, generation, dead).compacted().save(cache)
+            cls(segments, version, dead).compacted().save(cache)
         else:
-            _save_manifest(cache, generation, names, dead)
+            _save_manifest(cache, version, names, dead)
         return True
 
     def compacted(self) -> Bm25Index:
         """The same live chunks in one segment, with nothing dead."""
         if not self.segments:
             return self
-        return Bm25Index([Segment.merge(list(zip(self.segments, self._alive, strict=True)))], self.generation)
+        return Bm25Index([Segment.merge(list(zip(self.segments, self._alive, strict=True)))], self.version)
 
     # -- queries --------------------------------------------------------------------------
     def correct(self, query: str) -> str:
@@ -310,22 +310,22 @@ class Bm25Index:
         return self._positions.get((doc_id, index))
 
 
-def _read_manifest(cache: Path, generation: str) -> tuple[list[str], dict[str, int]]:
-    """(segment names in order, dead: doc_id -> position) saved for `generation`."""
-    manifest = json.loads((cache / f"{generation}.json").read_text(encoding="utf-8"))
+def _read_manifest(cache: Path, version: str) -> tuple[list[str], dict[str, int]]:
+    """(segment names in order, dead: doc_id -> position) saved for `version`."""
+    manifest = json.loads((cache / f"{version}.json").read_text(encoding="utf-8"))
     return [str(n) for n in manifest["segments"]], {str(k): int(v) for k, v in manifest["dead"].items()}
 
 
-def _save_manifest(cache: Path, generation: str, names: list[str], dead: dict[str, int]) -> None:
-    """Write `generation`'s manifest (aside, then renamed), then remove the manifests of earlier
-    generations and the segments it does not name: they are never asked for again."""
+def _save_manifest(cache: Path, version: str, names: list[str], dead: dict[str, int]) -> None:
+    """Write `version`'s manifest (aside, then renamed), then remove the manifests of earlier
+    versions and the segments it does not name: they are never asked for again."""
     (cache / "segments").mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache, prefix=".manifest-")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump({"segments": names, "dead": dead}, f)
-    os.replace(tmp, cache / f"{generation}.json")
+    os.replace(tmp, cache / f"{version}.json")
     for old in cache.iterdir():
-        if old.name.startswith(".") or old.name in (f"{generation}.json", "segments"):
+        if old.name.startswith(".") or old.name in (f"{version}.json", "segments"):
             continue
         if old.is_dir():
             shutil.rmtree(old, ignore_errors=True)

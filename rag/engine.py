@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import re
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import lru_cache
-from pathlib import Path
 
+from rag import constraints
 from rag.answerable import answerable, coverage, missing_constraints
-from rag.constraints import answer_type_ok, unmet
-from rag.context import tokens, widen
+from rag.context import widen
 from rag.embed import Embedder
-from rag.generate import ExtractiveGenerator, Generator, make_generator
+from rag.generate import Generator, make_generator
 from rag.prompt import condense_messages
-from rag.rerank import Reading, Reranker, passage_text, probability, reorder
+from rag.reader import Reader, Reading, passage_text, probability, reorder
 from rag.retrieve import Bm25Index, fuse, fuse_runs
 from rag.settings import Settings
+from rag.steps import STEPS, Turn
 from rag.store import ChromaStore, StoreError
-from rag.text import normalise, split_sentences
+from rag.text import normalise
 from rag.types import Answer, Hit
-from rag.verify import REFUSAL, Verified, is_refusal, refuses, verify
+from rag.verify import Verified, is_refusal
 
 History = Sequence[tuple[str, str]] | Sequence[dict]
 _DONE = object()
@@ -37,7 +35,7 @@ class Engine:
         self.embedder = Embedder(self.settings.embed_batch, self.settings.model_dir)
         self._store: ChromaStore | None = None
         self._bm25: Bm25Index | None = None
-        self.reranker = Reranker(folder=self.settings.model_dir)
+        self.reader = Reader(folder=self.settings.model_dir)
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time
         self._making = threading.Lock()  # one generator per backend, also when `warm` races a question
@@ -48,56 +46,9 @@ class Engine:
             self._store = ChromaStore(self.settings, self.embedder.name, self.embedder.dim)
         return self._store
 
-    # -- ingest ---------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[Path] | None = None, *, prune=False, rebuild=False, progress=True, on_file=None):
-        """Index files (default: the data folder). `rebuild` drops what is indexed from `paths`
-        first (everything when no paths are given). One writer at a time: see ChromaStore.writing."""
-        from ingest.index import articles_under, ingest_paths
-
-        with self.store.writing():
-            everything = rebuild and not paths  # which may change the embedding model: nothing to read
-            before = "" if everything else self.store.generation()
-            dropped: list[str] = []
-            if rebuild and paths:
-                dropped = [m["doc_id"] for m in articles_under(self.store.articles(), paths)]
-                self.store.delete_articles(dropped)
-            elif rebuild:
-                self.store.drop()
-            report = ingest_paths(
-                self.store,
-                self.embedder,
-                self.settings,
-                list(paths or [self.settings.data_dir]),
-                prune=prune,
-                progress=progress,
-                on_file=on_file,
-                rebuilt=rebuild,
-            )
-            if self.store.generation() == before:
-                return report
-            # The keyword index follows here, once per change, and is saved for every process:
-            # otherwise the first question after an ingest waits for it (25 s at 100,000 chunks).
-            t = time.perf_counter()
-            if progress:
-                print("Updating the keyword index…", file=sys.stderr, flush=True)
-            # What an interrupted run wrote is not known: then it is built from every chunk.
-            self._update_keywords("" if report.recovered else before, {*dropped, *report.touched})
-            spent = time.perf_counter() - t
-            return replace(report, seconds=report.seconds + spent, keyword_index_s=spent)
-
-    def delete_article(self, doc_id: str, file: Path | None = None) -> None:
-        """Remove an article's chunks, and its `file` too when given (an upload): the file first,
-        under the write lock, so a crash between the two cannot bring the article back."""
-        with self.store.writing():
-            before = self.store.generation()
-            if file is not None:
-                Path(file).unlink(missing_ok=True)
-            self.store.delete_articles([doc_id])
-            self.store.bump_generation()
-            self._update_keywords(before, {doc_id})  # now, as after an ingest, not by the next question
-
-    def _update_keywords(self, before: str, changed: Iterable[str]) -> None:
-        """Under the write lock, after a change: save the keyword index of the new generation as
+    # -- after a change of the store ----------------------------------------------------------
+    def update_keywords(self, before: str, changed: Iterable[str]) -> None:
+        """Under the write lock, after a change: save the keyword index of the new version as
         the one of `before` with the `changed` articles' chunks as a new segment (rag.bm25), or
         build it from every chunk when `before`'s is not on disk or is unknown (""), or when other
         processes may write too (a Chroma server)."""
@@ -105,9 +56,9 @@ class Engine:
         cache = self.store.cache_dir / "bm25"
         if before and not self.settings.chroma_host:
             chunks = list(self.store.chunks_of(changed))
-            if Bm25Index.extend(cache, before, self.store.generation(), changed, chunks):
+            if Bm25Index.extend(cache, before, self.store.version(), changed, chunks):
                 return  # loaded by the next question, reusing the segments held in memory
-        self._bm25_index()
+        self.keywords()
 
     # -- retrieve -------------------------------------------------------------------------
     def retrieve(
@@ -126,24 +77,24 @@ class Engine:
         """The dense and BM25 candidate lists that `retrieve` fuses (a precomputed query
         vector may be passed, so a benchmark can embed its questions in batches)."""
         dense = self.store.query(vector or self.embedder.embed_query(question), n, exclude)
-        return dense, self._bm25_index().search(question, n, exclude)
+        return dense, self.keywords().search(question, n, exclude)
 
     def retrieve_bm25(self, question: str, k: int) -> list[Hit]:
-        return fuse([], self._bm25_index().search(question, k), k, self.settings.rrf_k)
+        return fuse([], self.keywords().search(question, k), k, self.settings.rrf_k)
 
     def rerank(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
-        """The hits reordered with the cross-encoder's reading of the question and each passage
-        (rag.rerank.reorder), its logit kept on each hit; unchanged when reranking is off."""
+        """The hits reordered with the reader's reading of the question and each passage
+        (rag.reader.reorder), its logit kept on each hit; unchanged when reranking is off."""
         settings = settings or self.settings
         if not settings.rerank or not hits:
             return list(hits)
-        scores = self.reranker.score(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
+        scores = self.reader.score(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
         return reorder(hits, scores, settings.rrf_k, settings.rerank_fused)
 
     def read(self, question: str, hits: Sequence[Hit]) -> list[Reading]:
         """The reader's view of each passage the model read: its logit that the passage answers,
         and the answer span it finds, in offsets of the chunk's text (None in the header)."""
-        readings = self.reranker.read(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
+        readings = self.reader.read(question, [passage_text(h.chunk.header, h.chunk.text) for h in hits])
         out = []
         for h, r in zip(hits, readings, strict=True):
             skip = len(h.chunk.header) + 1
@@ -154,12 +105,14 @@ class Engine:
     def passages(self, hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
         """The hits as the model reads them: each widened to its neighbourhood (rag.context)."""
         settings = settings or self.settings
-        return widen(hits, self._bm25_index().neighbour, settings.window_tokens)
+        return widen(hits, self.keywords().neighbour, settings.window_tokens)
 
-    def _bm25_index(self) -> Bm25Index:
-        generation = self.store.generation()
-        if self._bm25 is None or self._bm25.generation != generation:
-            self._bm25 = Bm25Index.open(self.store.chunks, generation, self.store.cache_dir / "bm25", self._bm25)
+    def keywords(self) -> Bm25Index:
+        """The keyword index (rag.bm25) of the store's current version: loaded or built when the
+        store changed. It also holds the articles' vocabulary (spelling) and chunk neighbours."""
+        version = self.store.version()
+        if self._bm25 is None or self._bm25.version != version:
+            self._bm25 = Bm25Index.open(self.store.chunks, version, self.store.cache_dir / "bm25", self._bm25)
         return self._bm25
 
     # -- answer ---------------------------------------------------------------------------
@@ -183,75 +136,21 @@ class Engine:
     def _stream(
         self, question: str, pairs: list[tuple[str, str]], settings: Settings, exclude: frozenset[str]
     ) -> Iterator[str | Answer]:
-        t0 = time.perf_counter()
-        timings: dict[str, float] = {}
-        searched = self.condense(question, pairs, settings) if pairs else question
-        searched = self._bm25_index().correct(searched)  # "Nakqu" -> "Naqu"
-        timings["condense_s"] = time.perf_counter() - t0
-        # A compound question is searched whole and part by part, and answered once from the
-        # union, so a later part that refers back to the first keeps its subject.
-        parts = split_question(searched)
-        queries = [searched, *parts] if len(parts) > 1 else [searched]
-        t1 = time.perf_counter()
-        k = settings.k + (1 if len(parts) > 1 else 0)
-        # Windows of one article that meet are merged, so take k passages from a deeper list.
-        exclude = exclude | self.store.pending()  # articles a crashed ingest left half-written
-        fused = self.retrieve(queries, max(3 * k, settings.rerank_candidates if settings.rerank else 0), exclude)
-        timings["retrieve_s"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        ranked = self.rerank(searched, fused, settings)
-        timings["rerank_s"] = time.perf_counter() - t1
-        hits = self.passages(ranked, settings)[:k]
-        signals: dict[str, float] = {
-            "dense": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),
-            "prompt_tokens": sum(tokens(h.chunk.text) for h in hits),
-        }
-        if settings.rerank and ranked:
-            signals["rerank"] = round(probability(ranked[0].rerank_score), 4)
+        """Runs the answer path's steps (rag.steps) in order, each timed under its own name."""
+        turn = Turn(question, settings, pairs, exclude)
+        for step in STEPS:
+            t = time.perf_counter()
+            out = step(self, turn)
+            if isinstance(out, Iterator):  # a step that streams text: generation, a refusal
+                out = yield from out
+            turn = out
+            turn.timings[f"{step.__name__}_s"] = time.perf_counter() - t
+            if turn.stop:
+                break
+        turn.timings["total_s"] = time.perf_counter() - turn.started
+        yield turn.answer()
 
-        def done(checked: Verified, refused_by: str = "") -> Answer:
-            timings["total_s"] = time.perf_counter() - t0
-            return Answer(question, checked.text, checked.citations, checked.refused, tuple(hits), timings, searched,
-                          signals, refused_by if checked.refused else "")
-
-        if signals["dense"] < settings.min_dense_score:
-            yield REFUSAL
-            yield done(Verified(REFUSAL, (), True), "retrieval")
-            return
-        t1 = time.perf_counter()
-        pieces: list[str] = []
-        generator = self.generator(settings)
-        for piece in self._exclusive(generator.stream(searched, hits, settings)):
-            timings.setdefault("first_token_s", time.perf_counter() - t0)
-            pieces.append(piece)
-            yield piece
-        timings["generate_s"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        raw = "".join(pieces)
-        checked = verify(raw, hits, question=searched)
-        refused_by = "model" if refuses(raw) else "verification"
-        readings = self.read(searched, hits) if settings.read else None
-        if not checked.refused:
-            signals |= self._signals(searched, hits, checked, readings)
-            if settings.min_answerable > 0 and signals["answerable"] < settings.min_answerable:
-                checked, refused_by = Verified(REFUSAL, (), True, (checked.text,)), "answerability"
-            elif not grounded(signals, settings):
-                checked, refused_by = Verified(REFUSAL, (), True, (checked.text,)), "constraints"
-        elif settings.min_extractive > 0:
-            # The small model often refuses a passage that states the answer in odd wording; the
-            # sentence holding the reader's answer span (or, without the reader, the passage
-            # sentence that best matches the question) is offered instead, verified like any
-            # answer, but only when the evidence clearly answers this question.
-            quoted = verify(extract(searched, hits, readings, settings), hits, question=searched)
-            if not quoted.refused:
-                fallback = self._signals(searched, hits, quoted, readings)
-                if fallback["answerable"] >= settings.min_extractive and grounded(fallback, settings):
-                    checked, signals["extractive"] = quoted, 1.0
-                    signals |= fallback
-        timings["check_s"] = time.perf_counter() - t1  # verification, answerability and the fallback
-        yield done(checked, refused_by)
-
-    def _exclusive(self, pieces: Iterator[str]) -> Iterator[str]:
+    def exclusive(self, pieces: Iterator[str]) -> Iterator[str]:
         """Run a generation under the model lock in a worker thread and pass its pieces on.
 
         The lock is never held across a `yield` to the caller: a reader that stops early (a
@@ -284,7 +183,7 @@ class Engine:
         finally:
             stop.set()
 
-    def _signals(
+    def signals(
         self, question: str, hits: Sequence[Hit], checked: Verified, readings: Sequence[Reading] | None = None
     ) -> dict[str, float]:
         """What the answerability decision sees of a verified answer (rag.answerable); the best
@@ -298,8 +197,7 @@ class Engine:
             "quote_coverage": max(coverage(question, quote) for quote in quotes),
             "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),
             "missing_numbers": float(len(missing_constraints(question, [evidence]))),
-            "unmet": float(len(unmet(question, checked.citations, hits))),
-            "type_ok": float(answer_type_ok(question, checked.text)),
+            **constraints.signals(question, checked.text, checked.citations, hits),
         }
         if readings is not None:  # the reader's view of the cited passages
             read = [(h, r) for h, r in zip(hits, readings, strict=True) if h.chunk.id in cited]
@@ -354,7 +252,7 @@ class Engine:
                 getattr(self.generator(self.settings), "ready", lambda: None)()
             if self.settings.read or self.settings.rerank:  # loaded while the embedder loads and searches
                 with contextlib.suppress(Exception):
-                    self.reranker.ready()
+                    self.reader.ready()
 
         thread = threading.Thread(target=work, name="rag-warm", daemon=True)
         thread.start()
@@ -373,28 +271,6 @@ class Engine:
         }
 
 
-def grounded(signals: dict[str, float], settings: Settings) -> bool:
-    """The question's constraints are stated where the answer is cited, and the answer is of
-    the asked type (rag.constraints), as far as the settings check them."""
-    if settings.check_constraints and signals.get("unmet", 0.0) > 0:
-        return False
-    return not (settings.check_answer_type and signals.get("type_ok", 1.0) < 1)
-
-
-def extract(question: str, hits: Sequence[Hit], readings: Sequence[Reading] | None, settings: Settings) -> str:
-    """An answer without the LLM: the sentence that holds the reader's best answer span, cited;
-    without the reader, the best-matching sentence (ExtractiveGenerator)."""
-    spans = [(r.span_score, i, r.span) for i, r in enumerate(readings or ()) if r.span is not None]
-    if not spans:
-        return "".join(ExtractiveGenerator(most=1).stream(question, hits, settings))
-    _, i, (start, _) = max(spans)
-    text = hits[i].chunk.text
-    for s, e in split_sentences(text):
-        if s <= start < e:
-            return f"{text[s:e].rstrip('.')} [{i + 1}]."
-    return REFUSAL
-
-
 def check_question(question: str, limit: int) -> str:
     if not isinstance(question, str) or not question.strip():
         raise ValueError("The question is empty: ask something about the articles.")
@@ -402,17 +278,6 @@ def check_question(question: str, limit: int) -> str:
     if len(question) > limit:
         raise ValueError(f"The question is {len(question)} characters long; the limit is {limit}.")
     return question
-
-
-_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)
-
-
-def split_question(question: str, most: int = 3) -> list[str]:
-    """ "Who led X, and who led Y?" -> ["Who led X?", "Who led Y?"]; anything else stays whole."""
-    parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
-    if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
-        return [question]
-    return [p[0].upper() + p[1:] + "?" for p in parts]
 
 
 def _pairs(history: History | None) -> list[tuple[str, str]]:

@@ -18,9 +18,8 @@ from typing import Protocol
 from rag.kvcache import PrefixCache
 from rag.prompt import answer_messages, prefix_messages
 from rag.settings import Settings
-from rag.text import content_words, names, normalise, split_sentences
+from rag.text import REFUSAL, content_words, names, normalise, split_sentences
 from rag.types import Hit
-from rag.verify import REFUSAL
 
 
 class GeneratorError(RuntimeError):

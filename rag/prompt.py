@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rag.text import REFUSAL
 from rag.types import Hit
-from rag.verify import REFUSAL
 
 SYSTEM = f"""You answer questions about news articles using only the numbered passages given with the question.
 Rules:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 
@@ -23,99 +23,78 @@ for _name, _value in {
 BACKENDS = ("llamacpp", "openai", "extractive")
 
 
+GROUPS = {
+    "paths": "Where things live",
+    "retrieval": "Retrieval",
+    "generation": "Generation",
+    "checks": "Checks (when to refuse)",
+    "ingest": "Ingest limits",
+    "page": "Chat page and input limits",
+}
+
+
+def _setting(default, group: str, help: str):
+    """A field with its group (GROUPS) and one line on what it does: docs/configuration.md is
+    generated from them (`rag config --markdown`)."""
+    return field(default=default, metadata={"group": group, "help": help})
+
+
 @dataclass(frozen=True)
 class Settings:
-    # where things live
-    data_dir: Path = Path("data")
-    store_dir: Path = Path(".rag/chroma")
-    model_dir: Path = Path.home() / ".cache" / "rag-news" / "models"
-    collection: str = "articles"
-    chroma_host: str | None = None
-    """Set to use a Chroma server (`chroma run --path DIR --host H --port P`) instead of the embedded store."""
-    chroma_port: int = 8000
-    cache_dir: Path = Path(".rag/cache")
-    """Derived indexes (BM25) of a Chroma server's collections; an embedded store keeps them beside it."""
+    """Every setting, each also read from the environment as RAG_<NAME> (Settings.from_env).
+    Why each default is what it is: docs/decisions.md."""
 
-    # ingest
-    max_file_mb: int = 50
-    max_file_chars: int = 3_000_000
-    max_file_pages: int = 1500
-    max_file_chunks: int = 10_000
-    max_file_seconds: float = 300.0
-    """Bounds on one file (ingest.load.Limits); a file over one is skipped with the reason."""
-    chunk_tokens: int = 100
-    overlap_tokens: int = 20
-    embed_batch: int = 32
+    data_dir: Path = _setting(Path("data"), "paths", "Folder of articles that `rag ingest` indexes.")
+    store_dir: Path = _setting(Path(".rag/chroma"), "paths", "The embedded Chroma store.")
+    model_dir: Path = _setting(Path.home() / ".cache" / "rag-news" / "models", "paths",
+                               "Where the LLM is assembled and the ONNX models are exported, once.")
+    collection: str = _setting("articles", "paths", "Chroma collection name.")
+    chroma_host: str | None = _setting(None, "paths", "A Chroma server to use instead of the embedded store.")
+    chroma_port: int = _setting(8000, "paths", "The Chroma server's port.")
+    cache_dir: Path = _setting(Path(".rag/cache"), "paths",
+                               "Keyword indexes of a Chroma server's collections (an embedded store keeps them beside it).")
 
-    # retrieval
-    k: int = 3
-    """Passages retrieved and given to the model: k=4 measured worse (0.833 vs 0.896 accuracy), and
-    slower; k=2 faster and worse on every set (README, "Public sets")."""
-    rrf_k: int = 60
-    depth: int = 40
-    """Candidates each retriever offers to the fusion: a passage one retriever ranks first but the
-    other ranks below a shallow cut-off would otherwise get only half its score."""
-    rerank: bool = False
-    """Order the fused candidates by the cross-encoder (rag.rerank) before the cut to k. Off by
-    default: it helps on SQuAD's held-out articles and on papers, but on the machine-translated news
-    of the starting articles it ranks the wrong passage first (README, "The reader")."""
-    rerank_fused: bool = True
-    """Order by reciprocal rank fusion of the retrieval order and the cross-encoder's, instead of
-    the cross-encoder's alone, so one misreading moves a passage a few places, not out of the top k."""
-    rerank_candidates: int = 12
-    """Fused candidates the cross-encoder reads (about 20 ms each on 2 cores)."""
-    read: bool = False
-    """Read the passages with the reader (rag.rerank) after generation: its probability joins the
-    answerability signals, and its answer span picks the sentence the fallback quotes. Off by
-    default: on SQuAD's held-out articles it refuses far more unanswerable questions (0.733 ->
-    0.867), but it refuses answers on the machine-translated starting articles and on papers, text
-    unlike the Wikipedia it was trained on (README, "The reader")."""
-    min_dense_score: float = 0.25
-    """Below this cosine similarity of the best passage, retrieval is too weak to answer from."""
-    window_tokens: int = 160
-    """Each retrieved chunk is widened to about this many tokens of its article for the model."""
-    min_answerable: float = 0.35
-    """Refuse when `rag.answerable.answerable(signals)` is below this (0 turns the check off).
-    On 150 + 150 SQuAD dev questions 0.35 refused 0.79 of unanswerable ones (0.48 with 0) for 0.65
-    answers holding the gold span (0.69 with 0); it is the highest threshold at which the news sets
-    and the papers lose no right answer (README, "The threshold, on every set")."""
-    check_constraints: bool = True
-    """Refuse an answer when a year, quarter, number or name of the question is not stated where
-    it is cited: in the cited sentence, or its passage or title while the sentence states no other
-    value of the same kind (rag.constraints)."""
-    check_answer_type: bool = True
-    """Refuse an answer of the wrong type: a when-question without an absolute date, a
-    who-question without a name the question does not hold (rag.constraints)."""
-    min_extractive: float = 0.55
-    """When the model refuses, answer with the best-matching passage sentence (quoted, cited) if its
-    answerability is at least this (0 turns it off). On the SQuAD dev halves it answered 2 more of
-    60 answerable questions right and no unanswerable one."""
+    k: int = _setting(3, "retrieval", "Passages given to the model (one more for a compound question).")
+    rrf_k: int = _setting(60, "retrieval", "Reciprocal rank fusion constant for dense + keyword results.")
+    depth: int = _setting(40, "retrieval", "Candidates each retriever offers to the fusion.")
+    window_tokens: int = _setting(160, "retrieval", "Each retrieved chunk is widened to about this many tokens.")
+    rerank: bool = _setting(False, "retrieval", "Order the fused candidates by the reader (rag.reader) before the cut to k.")
+    rerank_fused: bool = _setting(True, "retrieval", "Fuse the reader's order with the retrieval order instead of replacing it.")
+    rerank_candidates: int = _setting(12, "retrieval", "Candidates the reader orders when `rerank` is on.")
 
-    # generation
-    backend: str = "llamacpp"
-    temperature: float = 0.1
-    max_tokens: int = 150
-    n_ctx: int = 4096
-    n_threads: int = max(1, os.cpu_count() or 1)
-    openai_base_url: str = "http://127.0.0.1:11434/v1"
-    openai_model: str = "qwen2.5:1.5b-instruct"
-    openai_api_key: str = ""
-    request_timeout_s: float = 120.0
+    backend: str = _setting("llamacpp", "generation", "llamacpp (bundled model), openai (any compatible server) or extractive (no LLM).")
+    temperature: float = _setting(0.1, "generation", "Sampling temperature.")
+    max_tokens: int = _setting(150, "generation", "Longest answer, in tokens.")
+    n_ctx: int = _setting(4096, "generation", "llama.cpp context size.")
+    n_threads: int = _setting(max(1, os.cpu_count() or 1), "generation", "llama.cpp threads (default: every core).")
+    openai_base_url: str = _setting("http://127.0.0.1:11434/v1", "generation", "Base URL of the openai backend.")
+    openai_model: str = _setting("qwen2.5:1.5b-instruct", "generation", "Model name sent to the openai backend.")
+    openai_api_key: str = _setting("", "generation", "Its key (OPENAI_API_KEY is read too); never logged.")
+    request_timeout_s: float = _setting(120.0, "generation", "Timeout of one openai backend request.")
 
-    # input limits
-    max_question_chars: int = 2000
-    max_upload_mb: int = 50
-    """Files uploaded through the page above this size are refused before they are saved."""
+    min_dense_score: float = _setting(0.25, "checks", "Refuse before generation when no passage is this close (cosine).")
+    min_answerable: float = _setting(0.35, "checks", "Refuse a verified answer whose answerability (rag.answerable) is below this; 0: off.")
+    check_constraints: bool = _setting(True, "checks", "Refuse when a year, quarter, number or name of the question is not stated where the answer is cited.")
+    check_answer_type: bool = _setting(True, "checks", "Refuse a when-answer without an absolute date, a who-answer without a new name.")
+    read: bool = _setting(False, "checks", "Read the passages with the reader: its probability joins answerability, its span picks the fallback's sentence.")
+    min_extractive: float = _setting(0.55, "checks", "When the model refuses, quote the best sentence if its answerability is at least this; 0: off.")
 
-    # chat page
-    ui_host: str = "127.0.0.1"
-    ui_port: int = 7860
-    ui_auth: str = ""
-    """user:password (password of 12+ characters), required when the page binds to anything but loopback."""
-    ui_allowed_hosts: str = ""
-    """Comma-separated extra host names the page answers to (e.g. its DNS name behind a proxy)."""
-    ui_queue_per_client: int = 8
-    """Questions one client (user name, or address) may have waiting; the whole queue holds 32."""
+    max_file_mb: int = _setting(50, "ingest", "A larger file is skipped with the reason.")
+    max_file_chars: int = _setting(3_000_000, "ingest", "A file with more text is skipped.")
+    max_file_pages: int = _setting(1500, "ingest", "A PDF with more pages is skipped.")
+    max_file_chunks: int = _setting(10_000, "ingest", "A file that makes more chunks is skipped.")
+    max_file_seconds: float = _setting(300.0, "ingest", "A file that takes longer to read is skipped.")
+    chunk_tokens: int = _setting(100, "ingest", "Chunk size, in tokens.")
+    overlap_tokens: int = _setting(20, "ingest", "Overlap of consecutive chunks, in tokens.")
+    embed_batch: int = _setting(32, "ingest", "Chunks embedded per batch.")
+
+    max_question_chars: int = _setting(2000, "page", "A longer question is refused with its length.")
+    max_upload_mb: int = _setting(50, "page", "A larger upload through the page is refused before it is saved.")
+    ui_host: str = _setting("127.0.0.1", "page", "Address the page binds to.")
+    ui_port: int = _setting(7860, "page", "Port of the page.")
+    ui_auth: str = _setting("", "page", "user:password (12+ characters), required when the page binds beyond loopback.")
+    ui_allowed_hosts: str = _setting("", "page", "Comma-separated extra host names the page answers to (behind a proxy).")
+    ui_queue_per_client: int = _setting(8, "page", "Questions one client may have waiting (the queue holds 32).")
 
     @classmethod
     def from_env(cls, env: typing.Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -173,3 +152,20 @@ def _parse(raw: str, hint, name: str):
         return kind(raw)
     except ValueError as exc:
         raise ValueError(f"RAG_{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def markdown() -> str:
+    """docs/configuration.md: every setting by group, with its variable, default and description."""
+    home = str(Path.home())
+    lines = ["# Configuration", "",
+             "Every setting is a field of `rag.settings.Settings` and an environment variable `RAG_<NAME>`.",
+             "This page is generated from them: `rag config --markdown > docs/configuration.md`;",
+             "`rag config` prints the values in force.", ""]
+    for group, heading in GROUPS.items():
+        lines += [f"## {heading}", "", "| variable | default | what it does |", "|---|---|---|"]
+        for f in fields(Settings):
+            if f.metadata.get("group") == group:
+                default = "every core" if f.name == "n_threads" else str(f.default).replace(home, "~")
+                lines.append(f"| `RAG_{f.name.upper()}` | `{default}` | {f.metadata['help']} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 We always pass our own vectors: chromadb's default embedding function would download a model.
 The collection's metadata records the embedding model and dimension (a mismatch is an error
-that says how to re-index), a `generation` that changes on every write, so caches built
+that says how to re-index), a `version` that changes on every write, so caches built
 from the collection (BM25) know when they are stale, and `pending`: the articles being written.
 
 Crash safety: an article's id goes into `pending` before any of its chunks are written and out
@@ -80,11 +80,13 @@ class ChromaStore:
             self._collection = col
         return self._collection
 
-    def generation(self) -> str:
-        """Changes whenever the collection's content changes (read fresh: another process may write)."""
+    def version(self) -> str:
+        """Changes whenever the collection's content changes (read fresh: another process may
+        write). Kept in the collection's metadata under its first name, "generation", so stores
+        made before the rename keep their caches."""
         return str(self._metadata().get("generation", ""))
 
-    def bump_generation(self) -> None:
+    def bump_version(self) -> None:
         self._modify(generation=uuid.uuid4().hex)
 
     def pending(self) -> frozenset[str]:
@@ -92,9 +94,9 @@ class ChromaStore:
         return frozenset(filter(None, str(self._metadata().get("pending", "")).split(",")))
 
     def set_pending(self, doc_ids: Iterable[str], bump: bool = False) -> None:
-        """Mark the articles being written. `bump`: also change the generation, in the same
-        metadata write, so no kill can leave finished writes under the generation before them
-        (indexes saved for that generation would then stand for other content)."""
+        """Mark the articles being written. `bump`: also change the version, in the same
+        metadata write, so no kill can leave finished writes under the version before them
+        (indexes saved for that version would then stand for other content)."""
         changes = {"pending": ",".join(sorted(set(doc_ids)))}
         if bump:
             changes["generation"] = uuid.uuid4().hex
@@ -271,13 +273,13 @@ class ChromaStore:
             yield got["ids"], got["metadatas"]
 
     def delete_articles(self, doc_ids: Iterable[str]) -> None:
-        """Delete the articles' chunks. The generation changes first: a kill half-way leaves the
-        store at a generation no saved index was built for, so none is trusted for it."""
+        """Delete the articles' chunks. The version changes first: a kill half-way leaves the
+        store at a version no saved index was built for, so none is trusted for it."""
         doc_ids = list(doc_ids)
         if not doc_ids:
             return
         col = self.collection()
-        self.bump_generation()
+        self.bump_version()
         with _translate_errors(self):
             for doc_id in doc_ids:
                 col.delete(where={"doc_id": doc_id})

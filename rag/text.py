@@ -16,6 +16,18 @@ _ABBREV = "".join(
     for a in r"""Mr Mrs Ms Dr No St vs [A-Z] al e\.g i\.e cf Fig Figs Eq Eqs Sec approx resp pp Vol
     Jan Feb Mar Apr Aug Sep Sept Oct Nov Dec""".split()
 )
+REFUSAL = "The articles don't say."
+"""The one refusal sentence: the prompt asks for it, verification and the page recognise it."""
+MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+"""A citation marker: [1], [1, 2], [ 3 ]; group 1 holds the numbers."""
+_MARKERS = re.compile(r"\s*" + MARKER.pattern)
+
+
+def strip_markers(text: str) -> str:
+    """The text without its citation markers (and the blank before each)."""
+    return _MARKERS.sub("", text)
+
+
 _STOPS, _CLOSERS = ".!?。！？", "\"”’)]"
 _SENTENCE_END = re.compile(_ABBREV + f"[{re.escape(_STOPS)}][{re.escape(_CLOSERS)}]*" + r"(?=\s+|$)")
 

@@ -73,7 +73,7 @@ class Hit:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     rerank_score: float | None = None
-    """The cross-encoder's logit that this chunk states the answer (rag.rerank); None when off."""
+    """The reader's logit that this chunk states the answer (rag.reader); None when off."""
 
 
 @dataclass(frozen=True)

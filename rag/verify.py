@@ -15,10 +15,19 @@ from dataclasses import dataclass
 
 from rag import attribution
 from rag.answerable import adds_information
-from rag.text import content_words, ends_properly, has_month, names, normalise, number_values, split_sentences
+from rag.text import (
+    MARKER,
+    REFUSAL,
+    content_words,
+    ends_properly,
+    has_month,
+    names,
+    normalise,
+    number_values,
+    split_sentences,
+)
 from rag.types import Citation, Hit
 
-REFUSAL = "The articles don't say."
 _REFUSAL = re.compile(
     r"\b(articles?|passages?|sources?|texts?)\s+(do not|don't|does not|doesn't|did not|didn't)\s+"
     r"(say|mention|state|specify|contain|provide|give|include)"
@@ -27,7 +36,6 @@ _REFUSAL = re.compile(
     r"|\b(cannot|can't|unable to) (answer|find|determine)",
     re.IGNORECASE,
 )
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_ALIASES = re.compile(r"\[(?:passage|source|doc(?:ument)?)\s*(\d+)\]", re.IGNORECASE)
 _TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
 
@@ -67,7 +75,7 @@ def answers_question(question: str, answer: str) -> bool:
     quantity, a year in a time phrase ("since 2010") is not one."""
     if not _WANTS_NUMBER.search(question):
         return True
-    answer = _MARKER.sub("", answer)
+    answer = MARKER.sub("", answer)
     if _QUANTITY.search(question):
         return bool(number_values(_DATE_PHRASE.sub(" ", answer), months=False))
     return bool(number_values(answer))
@@ -102,8 +110,8 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         # only"): after sentences that end properly, one that does not is not a claim.
         dropped.append(sentences.pop())
     for sentence in sentences:
-        cited = [int(n) for group in _MARKER.findall(sentence) for n in re.split(r"[,;]", group)]
-        claim = _MARKER.sub("", sentence).strip()
+        cited = [int(n) for group in MARKER.findall(sentence) for n in re.split(r"[,;]", group)]
+        claim = MARKER.sub("", sentence).strip()
         claim = re.sub(r"\s+([.!?,;:])", r"\1", claim)
         if is_refusal(claim) or not (content_words(claim) or number_values(claim)):
             continue

@@ -9,10 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from ingest.index import ingest_into
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT / "data" / "articles"
 QINGHAI = "002_7212ff25fdb82ffd.txt"
 NAQU = "000_4f12d780ea965cae.txt"
+
+
+LOGIC = {"test_attribution", "test_chunk", "test_constraints", "test_context", "test_embed", "test_eval", "test_load",
+         "test_model_files", "test_sections", "test_units", "test_verify"}
+"""Modules of pure logic, or of small real models without the LLM: `make test-fast` runs them."""
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in LOGIC:
+            item.add_marker(pytest.mark.logic)
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +53,7 @@ def engine(settings):
     from rag.engine import Engine
 
     eng = Engine(settings)
-    report = eng.ingest(progress=False)
+    report = ingest_into(eng, progress=False)
     assert report.counts.get("added") == 2, report.summary()
     return eng
 
@@ -63,7 +76,7 @@ def start_ui(env: dict, log: Path, host: str = "127.0.0.1", args: tuple[str, ...
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "ui", "--host", host, "--port", str(port), *args],
+            [sys.executable, "-m", "ui.cli", "ui", "--host", host, "--port", str(port), *args],
             env={**os.environ, **env}, stdout=out, stderr=out,
         )
     shown = f"[{host}]" if ":" in host else host

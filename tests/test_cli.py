@@ -12,7 +12,7 @@ def rag(*args, env_extra=None, settings=None):
     env = {**os.environ, "RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)}
     env.update(env_extra or {})
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, env=env, timeout=600
     )
 
 
@@ -61,7 +61,7 @@ def test_a_missing_question_file_is_one_line_not_a_traceback(tmp_path):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", "--set", str(tmp_path / "nope.jsonl")],
+        [sys.executable, "-m", "ui.cli", "eval", "--set", str(tmp_path / "nope.jsonl")],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 1

@@ -14,20 +14,23 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from ingest.index import delete_article, ingest_into
+
 CRASH = ROOT / "tests" / "helpers" / "crash_ingest.py"
 # One process: optionally ingest, then dump the store (and what a search sees), as JSON.
 DUMP = """
 import json, sys
 from rag.engine import Engine
 from rag.settings import Settings
+from ingest.index import delete_article, ingest_into
 engine = Engine(Settings.from_env())
-summary = engine.ingest(progress=False).summary() if "ingest" in sys.argv else ""
+summary = ingest_into(engine, progress=False).summary() if "ingest" in sys.argv else ""
 store = engine.store
 got = store.collection().get(include=["documents", "metadatas"])
 rows = sorted(zip(got["ids"], got["documents"], [json.dumps(m, sort_keys=True) for m in got["metadatas"]]))
 seen = [h.chunk.title for h in engine.retrieve("What did the river gauge at station 5 read?", 10,
                                                   exclude=store.pending())]
-keywords = [[c.title, c.id, round(s, 4)] for c, s in engine._bm25_index().search("gauge station ferry storm people", 30)]
+keywords = [[c.title, c.id, round(s, 4)] for c, s in engine.keywords().search("gauge station ferry storm people", 30)]
 print(json.dumps({"rows": rows, "pending": sorted(store.pending()), "summary": summary, "searched": seen,
                   "keywords": keywords}))
 """
@@ -84,7 +87,7 @@ def test_killed_mid_article_then_rerun_equals_a_clean_build(corpus, tmp_path):
 
 def test_killed_mid_update_then_rerun_equals_a_clean_build(corpus, tmp_path):
     store = tmp_path / "store"
-    assert _run(["-m", "rag.cli", "ingest", "--quiet"], store, corpus).returncode == 0
+    assert _run(["-m", "ui.cli", "ingest", "--quiet"], store, corpus).returncode == 0
     (corpus / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 950 people on 4 May.\n")
     killed = _run([str(CRASH), "delete", "1"], store, corpus)  # new chunks in, old ones not yet out
     assert killed.returncode == -9, killed.stderr
@@ -100,7 +103,7 @@ def test_killed_around_the_generation_change_then_rerun_equals_a_clean_build(cor
     article unchanged and its keywords missing. Metadata writes of the run: the batch's pending
     marker, then its clearing with the new generation, then the final generation change."""
     store = tmp_path / "store"
-    assert _run(["-m", "rag.cli", "ingest", "--quiet"], store, corpus).returncode == 0
+    assert _run(["-m", "ui.cli", "ingest", "--quiet"], store, corpus).returncode == 0
     (corpus / "storm.txt").write_text("Storm warning\n\nA storm closed the ferry port for two days.\n")
     killed = _run([str(CRASH), "modify", str(writes)], store, corpus)
     assert killed.returncode == -9, killed.stderr
@@ -112,30 +115,30 @@ def test_killed_around_the_generation_change_then_rerun_equals_a_clean_build(cor
 def test_a_second_writer_is_told_the_store_is_busy(engine, settings):
     with engine.store.writing():
         result = subprocess.run(
-            [sys.executable, "-m", "rag.cli", "ingest", "--quiet"],
+            [sys.executable, "-m", "ui.cli", "ingest", "--quiet"],
             env={**os.environ, "RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)},
             capture_output=True, text=True, timeout=300,
         )
     assert result.returncode == 1 and "is busy" in result.stderr and f"pid {os.getpid()}" in result.stderr
-    assert engine.ingest(progress=False).counts == {"unchanged": 2}  # free again once released
+    assert ingest_into(engine, progress=False).counts == {"unchanged": 2}  # free again once released
 
 
 def test_rebuild_of_some_paths_keeps_the_other_articles(engine, settings, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "tide.txt").write_text("Tide report\n\nThe spring tide reached 4.1 metres at the harbour.\n")
-    engine.ingest([extra], progress=False)
-    report = engine.ingest([extra], rebuild=True, progress=False)
+    ingest_into(engine, [extra], progress=False)
+    report = ingest_into(engine, [extra], rebuild=True, progress=False)
     assert report.counts == {"added": 1}
     titles = [m["title"] for m in engine.store.articles()]
     assert "Tide report" in titles and len(titles) == 3  # the two starting articles were not dropped
-    engine.delete_article(next(m["doc_id"] for m in engine.store.articles() if m["title"] == "Tide report"))
+    delete_article(engine, next(m["doc_id"] for m in engine.store.articles() if m["title"] == "Tide report"))
     assert not engine.retrieve_bm25("spring tide harbour", 3)  # the keyword index follows the delete
     (extra / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 900 people.\n")
-    engine.ingest([extra], progress=False)
+    ingest_into(engine, [extra], progress=False)
     (extra / "ferry.txt").unlink()
-    engine.ingest([extra], rebuild=True, progress=False)  # drops the file that is gone
+    ingest_into(engine, [extra], rebuild=True, progress=False)  # drops the file that is gone
     assert not engine.retrieve_bm25("Zanzibar ferry", 3)
     assert "Tide report" in engine.retrieve_bm25("spring tide harbour", 3)[0].chunk.title
-    engine.delete_article(next(m["doc_id"] for m in engine.store.articles() if m["title"] == "Tide report"))
+    delete_article(engine, next(m["doc_id"] for m in engine.store.articles() if m["title"] == "Tide report"))
     assert len(engine.store.articles()) == 2  # the shared store as the other tests expect it

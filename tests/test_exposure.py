@@ -123,7 +123,7 @@ def test_no_share_tunnel_even_when_asked(hostile):
 )
 def test_an_exposed_page_needs_real_credentials(auth, message, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ui", "--host", "0.0.0.0", "--no-ingest"],
+        [sys.executable, "-m", "ui.cli", "ui", "--host", "0.0.0.0", "--no-ingest"],
         env={**os.environ, "RAG_UI_AUTH": auth, "RAG_STORE_DIR": str(tmp_path / "s")},
         capture_output=True, text=True, timeout=120,
     )

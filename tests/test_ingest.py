@@ -6,6 +6,7 @@ import shutil
 import pytest
 from conftest import ARTICLES, NAQU, QINGHAI
 
+from ingest.index import ingest_into
 from rag.engine import Engine
 from rag.retrieve import Bm25Index
 from rag.store import StoreError
@@ -21,71 +22,71 @@ def fresh(settings, tmp_path):
 
 def test_ingest_is_idempotent_and_updates_replace(fresh):
     engine, data = fresh
-    first = engine.ingest(progress=False)
+    first = ingest_into(engine, progress=False)
     assert first.counts == {"added": 2}
     n = engine.store.count()
     assert n == first.chunks_written > 10
-    generation = engine.store.generation()
+    version = engine.store.version()
 
-    again = engine.ingest(progress=False)
+    again = ingest_into(engine, progress=False)
     assert again.counts == {"unchanged": 2} and engine.store.count() == n
-    assert engine.store.generation() == generation  # nothing changed, caches stay valid
+    assert engine.store.version() == version  # nothing changed, caches stay valid
 
     path = data / QINGHAI
     path.write_text(path.read_text(encoding="utf-8").replace("848 million", "999 million"), encoding="utf-8")
-    changed = engine.ingest(progress=False)
+    changed = ingest_into(engine, progress=False)
     assert changed.counts == {"updated": 1, "unchanged": 1}
     texts = [c.text for c in engine.store.chunks({"doc_id": engine.store.articles()[1]["doc_id"]})]
     joined = " ".join(c.text for c in engine.store.chunks())
     assert "999 million" in joined and "848 million" not in joined, texts
-    assert engine.store.generation() != generation
+    assert engine.store.version() != version
 
 
 def test_an_unchanged_file_is_not_read_again(fresh, monkeypatch):
     import ingest.index
 
     engine, data = fresh
-    engine.ingest(progress=False)
+    ingest_into(engine, progress=False)
     path = data / QINGHAI
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # other bytes, the same text
-    resaved = engine.ingest(progress=False)
+    resaved = ingest_into(engine, progress=False)
     assert resaved.counts == {"unchanged": 2} and resaved.chunks_written == 0
 
     parsed, load = [], ingest.index.load_article
     monkeypatch.setattr(ingest.index, "load_article", lambda p, *a: parsed.append(p.name) or load(p, *a))
-    again = engine.ingest(progress=False)  # both known by their bytes now, the re-saved one too
+    again = ingest_into(engine, progress=False)  # both known by their bytes now, the re-saved one too
     assert again.counts == {"unchanged": 2} and parsed == []
     assert sorted(r.title for r in again.results) == sorted(r.title for r in resaved.results)
     path.write_bytes(path.read_bytes().replace(b"848 million", b"849 million"))
-    assert engine.ingest(progress=False).counts == {"updated": 1, "unchanged": 1} and parsed == [QINGHAI]
+    assert ingest_into(engine, progress=False).counts == {"updated": 1, "unchanged": 1} and parsed == [QINGHAI]
 
 
 def test_bm25_follows_the_store(fresh):
     engine, data = fresh
-    engine.ingest(progress=False)
+    ingest_into(engine, progress=False)
     assert not any("Zanzibar" in h.chunk.text for h in engine.retrieve_bm25("Zanzibar ferry", 3))
     (data / "ferry.txt").write_text("Ferry news\n\nThe Zanzibar ferry carried 900 people.\n", encoding="utf-8")
-    engine.ingest(progress=False)
+    ingest_into(engine, progress=False)
     cache = engine.store.cache_dir / "bm25"
-    manifest = json.loads((cache / f"{engine.store.generation()}.json").read_text())
+    manifest = json.loads((cache / f"{engine.store.version()}.json").read_text())
     # saved by the ingest, so no question waits for it: the first build plus the new article
     assert len(manifest["segments"]) == 2 and len(list((cache / "segments").iterdir())) == 2
     assert "Zanzibar" in engine.retrieve_bm25("Zanzibar ferry", 3)[0].chunk.text
     (data / "ferry.txt").unlink()
-    report = engine.ingest(progress=False, prune=True)
+    report = ingest_into(engine, progress=False, prune=True)
     assert report.counts.get("removed") == 1
     assert not engine.retrieve_bm25("Zanzibar ferry", 3)
     fresh_build = Bm25Index.open(engine.store.chunks, "", None)
-    assert engine._bm25_index().chunks == fresh_build.chunks
+    assert engine.keywords().chunks == fresh_build.chunks
     for query in ("aid Qinghai projects", "Zhejiang delegation Naqu"):
-        assert engine._bm25_index().search(query, 5) == fresh_build.search(query, 5)
+        assert engine.keywords().search(query, 5) == fresh_build.search(query, 5)
 
 
 def test_bad_files_are_skipped_and_the_rest_ingested(fresh):
     engine, data = fresh
     (data / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
     (data / "empty.txt").write_bytes(b"")
-    report = engine.ingest(progress=False)
+    report = ingest_into(engine, progress=False)
     skipped = {r.path.rsplit("/", 1)[-1]: r.reason for r in report.results if r.status == "skipped"}
     assert set(skipped) == {"broken.pdf", "empty.txt"}
     assert "PDF" in skipped["broken.pdf"] and "empty" in skipped["empty.txt"]
@@ -95,13 +96,13 @@ def test_bad_files_are_skipped_and_the_rest_ingested(fresh):
 
 def test_missing_path_is_reported(fresh):
     engine, data = fresh
-    report = engine.ingest([data / "nope"], progress=False)
+    report = ingest_into(engine, [data / "nope"], progress=False)
     assert report.results[0].status == "skipped" and "no such file" in report.results[0].reason
 
 
 def test_embedding_model_mismatch_is_a_clear_error(fresh):
     engine, _ = fresh
-    engine.ingest([ARTICLES / NAQU], progress=False)
+    ingest_into(engine, [ARTICLES / NAQU], progress=False)
     other = Engine(engine.settings)
     other.embedder.name = "some/other-model"
     with pytest.raises(StoreError, match="rag ingest --rebuild"):
@@ -110,8 +111,8 @@ def test_embedding_model_mismatch_is_a_clear_error(fresh):
     rebuilt.embedder.name = "some/other-model"
     rebuilt.embedder.dim = 384
     with pytest.raises(StoreError, match="rag ingest --rebuild"):  # part of an index cannot change model
-        rebuilt.ingest([ARTICLES / NAQU], rebuild=True, progress=False)
-    assert rebuilt.ingest(rebuild=True, progress=False).counts == {"added": 2}
+        ingest_into(rebuilt, [ARTICLES / NAQU], rebuild=True, progress=False)
+    assert ingest_into(rebuilt, rebuild=True, progress=False).counts == {"added": 2}
 
 
 def test_retrieval_finds_the_right_article(engine):
@@ -135,7 +136,7 @@ def test_a_file_that_breaks_the_parser_is_reported_and_the_rest_goes_in(fresh, m
         return real(article, *args)
 
     monkeypatch.setattr(ingest.index, "chunk_article", chunk)
-    report = engine.ingest(progress=False)
+    report = ingest_into(engine, progress=False)
     assert report.counts == {"added": 1, "skipped": 1}
     [bad] = [r for r in report.results if r.status == "skipped"]
     assert bad.path.endswith(NAQU) and "ValueError" in bad.reason
@@ -150,7 +151,7 @@ def test_the_research_papers_with_repeated_passages_go_in(settings, tmp_path):
     if not pdfs.exists():
         pytest.skip("shared/corpus-pdf is not beside the checkout")
     engine = Engine(settings.replace(store_dir=tmp_path / "chroma", data_dir=pdfs))
-    report = engine.ingest([pdfs / "PAL.pdf", pdfs / "roberta.pdf"], progress=False)
+    report = ingest_into(engine, [pdfs / "PAL.pdf", pdfs / "roberta.pdf"], progress=False)
     assert report.counts == {"added": 2}, report.summary()
     titles = {m["title"] for m in engine.store.articles()}
     assert titles == {"PAL: Program-aided Language Models", "RoBERTa: A Robustly Optimized BERT Pretraining Approach"}

@@ -18,8 +18,9 @@ from pathlib import Path
 from bench.common import own_peak_mb
 from rag.engine import Engine
 from rag.settings import Settings
+from ingest.index import ingest_into
 engine = Engine(Settings.from_env())
-report = engine.ingest([Path(p) for p in sys.argv[1:]], progress=False)
+report = ingest_into(engine, [Path(p) for p in sys.argv[1:]], progress=False)
 print(json.dumps({
     "results": [[r.path, r.status, r.reason] for r in report.results],
     "summary": report.summary(),

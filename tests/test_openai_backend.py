@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import ARTICLES, free_port, start_chroma
 
+from ingest.index import ingest_into
 from rag.engine import Engine
 from rag.generate import GeneratorError
 from rag.model_files import ensure_model
@@ -120,7 +121,7 @@ def test_team_deployment_chroma_server_and_model_server(settings, llama_server, 
             chroma_host="127.0.0.1", chroma_port=port, data_dir=data,
             backend="openai", openai_base_url=llama_server, openai_model="bundled-qwen",
         ))
-        assert team.ingest(progress=False).counts == {"added": 2}
+        assert ingest_into(team, progress=False).counts == {"added": 2}
         answer = team.answer(QUESTION)
         assert "848 million" in answer.text and answer.citations
         assert team.status()["store"] == f"http://127.0.0.1:{port}"

@@ -21,7 +21,7 @@ def test_article_set_meets_the_thresholds(engine, settings):
     out = ROOT / "test-output" / "eval"
     env = {**os.environ, "RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)}
     result = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", "--json", "--gate", "--out", str(out)],
+        [sys.executable, "-m", "ui.cli", "eval", "--json", "--gate", "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=3600,
     )
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -35,7 +35,7 @@ def test_article_set_meets_the_thresholds(engine, settings):
 
 def _rag_eval(*args: str, env: dict | None = None) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", "--json", *args],
+        [sys.executable, "-m", "ui.cli", "eval", "--json", *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=3600,
     )
     assert result.returncode == 0, result.stderr[-2000:]

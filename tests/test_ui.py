@@ -2,6 +2,7 @@
 
 import pytest
 
+from ingest.index import ingest_into
 from rag.types import Answer, Chunk, Citation, Hit
 from ui.app import Handlers
 from ui.render import answer_html, error_html, highlight, safe_text, sources_html
@@ -117,7 +118,7 @@ def test_a_second_upload_with_the_same_name_keeps_the_first(handlers, tmp_path):
 def test_deleting_an_article_that_is_not_an_upload_keeps_its_file(handlers, tmp_path):
     own = handlers.engine.settings.data_dir / "keep-me.txt"
     own.write_text("Kept report\n\nThe lighthouse was repainted white in June.\n")
-    handlers.engine.ingest([own], progress=False)
+    ingest_into(handlers.engine, [own], progress=False)
     doc_id = next(v for label, v in handlers.article_choices() if label.startswith("Kept report"))
     assert "stays on disk" in handlers.delete(doc_id)
     assert own.exists()

@@ -67,7 +67,7 @@ def test_answer_json_shape_is_stable():
 
 
 def test_compound_questions_split_into_parts_that_stand_alone():
-    from rag.engine import split_question
+    from rag.steps import split_question
 
     assert split_question("Who led X to Y, and who led Z to W?") == ["Who led X to Y?", "Who led Z to W?"]
     assert split_question("Who met Ann and Bob?") == ["Who met Ann and Bob?"]
@@ -106,7 +106,7 @@ def test_generation_runs_under_the_lock_in_a_worker_and_stops_when_the_reader_le
             time.sleep(0.002)
             yield str(i)
 
-    reader = engine._exclusive(pieces())
+    reader = engine.exclusive(pieces())
     assert next(reader) == "0"
     reader.close()  # the reader leaves after one piece
     for _ in range(500):
@@ -123,7 +123,7 @@ def test_generation_runs_under_the_lock_in_a_worker_and_stops_when_the_reader_le
         raise RuntimeError("backend down")
 
     with pytest.raises(RuntimeError, match="backend down"):
-        list(engine._exclusive(failing()))
+        list(engine.exclusive(failing()))
     assert not engine._lock.locked()
 
 
@@ -209,3 +209,13 @@ def test_building_the_keyword_index_logs_nothing_of_the_library(caplog, tmp_path
     text = "The Zanzibar ferry carried 900 people."
     Bm25Index.open(lambda: [Chunk("c1", "d", 0, "Ferry", None, "/a", text, 0, len(text))], "g", tmp_path)
     assert not [r for r in caplog.records if r.name.startswith("bm25s")]
+
+
+def test_the_configuration_page_is_generated_from_the_settings():
+    from rag.settings import GROUPS, markdown
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert page == markdown(), "run `rag config --markdown > docs/configuration.md`"
+    from dataclasses import fields
+
+    assert all(f.metadata.get("group") in GROUPS and f.metadata.get("help") for f in fields(Settings))

@@ -1,6 +1,6 @@
-from rag.text import number_values, split_sentences
+from rag.text import REFUSAL, number_values, split_sentences
 from rag.types import Chunk, Hit
-from rag.verify import REFUSAL, is_refusal, refuses, verify
+from rag.verify import is_refusal, refuses, verify
 
 ARTICLE = (
     "Since 2010, Zhejiang province has organized a total of Youth assistance funds 848 million yuan, "

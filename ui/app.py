@@ -11,6 +11,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from ingest.index import delete_article, ingest_into
 from rag.engine import Engine, get_engine
 from rag.settings import BACKENDS, Settings
 from rag.types import Answer
@@ -90,7 +91,7 @@ class Handlers:
                 progress(len(done) / len(paths), desc=f"Indexed {Path(result.path).name}")
 
         try:
-            report = self.engine.ingest(paths, progress=False, on_file=on_file) if paths else None
+            report = ingest_into(self.engine, paths, progress=False, on_file=on_file) if paths else None
         except RuntimeError as exc:  # the store is busy or unreachable: the files wait in data/uploads
             return f"Not indexed yet: {safe_text(str(exc))} The files are saved and go in at the next ingest."
         rows = [
@@ -115,7 +116,7 @@ class Handlers:
         title, name = safe_text(known[doc_id].get("title", "")), safe_text(source.name)
         uploaded = source.parent.resolve() == self.uploads.resolve()
         try:
-            self.engine.delete_article(doc_id, file=source if uploaded else None)
+            delete_article(self.engine, doc_id, file=source if uploaded else None)
         except RuntimeError as exc:  # the store is busy or unreachable: nothing was touched
             return f"Nothing deleted: {safe_text(str(exc))}"
         if uploaded:
@@ -238,7 +239,7 @@ def launch(settings: Settings, ingest: bool = True) -> int:
     parse_auth(settings.ui_auth, required=not is_loopback(settings.ui_host))  # fail before the ingest
     engine = get_engine(settings)
     if ingest:
-        print(engine.ingest(progress=True).summary(), file=sys.stderr)
+        print(ingest_into(engine, progress=True).summary(), file=sys.stderr)
     engine.warm()  # the model loads while the page starts, not on the first question
     asgi = app(settings, engine)
     shown = f"[{settings.ui_host}]" if ":" in settings.ui_host else settings.ui_host

@@ -37,6 +37,6 @@ _patch("upsert")
 _patch("delete")
 _patch("modify")
 
-from rag.cli import main  # noqa: E402 - after the patch, as a user's process would import it
+from ui.cli import main  # noqa: E402 - after the patch, as a user's process would import it
 
 sys.exit(main(["ingest", "--quiet", *sys.argv[3:]]))

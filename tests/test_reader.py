@@ -1,18 +1,18 @@
-"""The cross-encoder (rag.rerank): the real fine-tuned weights, and the engine's use of them."""
+"""The reader (rag.reader): the real fine-tuned weights, and the engine's use of them."""
 
 import shutil
 
 import pytest
 
-from rag.rerank import DELTA, Reranker, RerankerMissing, probability
+from rag.reader import WEIGHTS, Reader, ReaderMissing, probability
 
 
 @pytest.fixture(scope="module")
-def reranker():
-    return Reranker()
+def reader():
+    return Reader()
 
 
-def test_a_passage_that_states_the_answer_outranks_one_on_the_topic(reranker):
+def test_a_passage_that_states_the_answer_outranks_one_on_the_topic(reader):
     """Invented text (no SQuAD, no starting article): the answer, and the same names in an
     unrelated sentence. (A near miss about another year, "The 2018 final was won by ...", is not
     told apart by this reader: README, "The reader", says so.)"""
@@ -21,23 +21,23 @@ def test_a_passage_that_states_the_answer_outranks_one_on_the_topic(reranker):
         "Lakeside Cup (2020-05-02)\nIn the 2019 Lakeside Cup final, Millfield beat Harbor Town 3-0 to take the trophy.",
         "Lakeside Cup (2020-05-02)\nTickets for the Lakeside Cup go on sale in March at the club shop.",
     ]
-    scores = reranker.score(question, passages)
+    scores = reader.score(question, passages)
     assert probability(scores[0]) > 0.5 > probability(scores[1]), scores
 
 
-def test_the_reader_finds_the_answer_span_and_none_in_a_passage_without_it(reranker):
+def test_the_reader_finds_the_answer_span_and_none_in_a_passage_without_it(reader):
     question = "Who won the 2019 Lakeside Cup final?"
     passages = [
         "Lakeside Cup (2020-05-02)\nIn the 2019 Lakeside Cup final, Millfield beat Harbor Town 3-0 to take the trophy.",
         "Lakeside Cup (2020-05-02)\nTickets for the Lakeside Cup go on sale in March at the club shop.",
     ]
-    answers, topical = reranker.read(question, passages)
+    answers, topical = reader.read(question, passages)
     assert answers.span is not None and passages[0][answers.span[0] : answers.span[1]] == "Millfield", answers
     assert answers.span_score > 0 > topical.span_score, (answers, topical)
 
 
 def test_best_span_stays_inside_the_passage_and_measures_against_no_answer():
-    from rag.rerank import best_span
+    from rag.reader import best_span
 
     start, end = [5.0, 0.0, 1.0, 3.0, 9.0], [5.0, 0.0, 2.0, 0.5, 9.0]
     allowed = [False, True, True, True, False]  # first token ("no answer") and a separator are out
@@ -48,9 +48,9 @@ def test_best_span_stays_inside_the_passage_and_measures_against_no_answer():
 
 
 def test_the_fallback_quotes_the_sentence_that_holds_the_best_span():
-    from rag.engine import extract
-    from rag.rerank import Reading
+    from rag.reader import Reading
     from rag.settings import Settings
+    from rag.steps import extract
     from rag.types import Chunk, Hit
 
     texts = ["Harbor Town lost. Millfield won the final in 2019. Fans cheered.", "Tickets go on sale in March."]
@@ -62,11 +62,11 @@ def test_the_fallback_quotes_the_sentence_that_holds_the_best_span():
     assert extract("Who won?", hits, readings, Settings()) == "Tickets go on sale in March [2]."
 
 
-def test_the_onnx_reader_reads_as_the_torch_model_does(reranker):
+def test_the_onnx_reader_reads_as_the_torch_model_does(reader):
     """The export (made once per machine) against the model it was made from."""
     import torch
 
-    from rag.rerank import TorchReader
+    from rag.reader import TorchReader
 
     question = "Which river flows through the city?"
     passages = ["Basel\nThe Rhine flows through Basel, which lies where Switzerland, France and Germany meet.",
@@ -75,25 +75,25 @@ def test_the_onnx_reader_reads_as_the_torch_model_does(reranker):
     enc = torch_reader.encode([question] * 2, passages)
     with torch.inference_mode():
         score, start, end = torch_reader.forward(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
-    assert reranker.score(question, passages) == pytest.approx(score.tolist(), abs=1e-3)
+    assert reader.score(question, passages) == pytest.approx(score.tolist(), abs=1e-3)
     long_question = "In a question of many words, " * 30 + question  # its end is read, the passage whole
-    assert all(r.span is not None for r in reranker.read(long_question, passages))
+    assert all(r.span is not None for r in reader.read(long_question, passages))
 
 
 def test_missing_or_altered_weights_are_named(tmp_path):
-    with pytest.raises(RerankerMissing, match="missing"):
-        Reranker(tmp_path / "absent.safetensors").score("q", ["p"])
-    altered = tmp_path / "reranker.safetensors"
-    shutil.copy(DELTA, altered)
+    with pytest.raises(ReaderMissing, match="missing"):
+        Reader(tmp_path / "absent.safetensors").score("q", ["p"])
+    altered = tmp_path / "reader.safetensors"
+    shutil.copy(WEIGHTS, altered)
     with altered.open("r+b") as f:
         f.seek(-1, 2)
         f.write(b"\x00" if f.read(1) != b"\x00" else b"\x01")
-    with pytest.raises(RerankerMissing, match="checksum"):
-        Reranker(altered).score("q", ["p"])
+    with pytest.raises(ReaderMissing, match="checksum"):
+        Reader(altered).score("q", ["p"])
 
 
 def test_fused_order_moves_a_misread_passage_a_few_places_not_out():
-    from rag.rerank import reorder
+    from rag.reader import reorder
     from rag.types import Chunk, Hit
 
     hits = [Hit(Chunk(f"c{i}", "d", i, "t", None, "/a", "x", 0, 1), 1.0 / i) for i in range(1, 13)]
@@ -131,7 +131,7 @@ def test_when_the_model_refuses_the_reader_quotes_the_sentence_that_answers(engi
     span, cited and verified."""
     from conftest import QINGHAI
 
-    from rag.verify import REFUSAL
+    from rag.text import REFUSAL
 
     class Refuses:
         def stream(self, question, hits, settings):

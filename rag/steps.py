@@ -1,0 +1,228 @@
+"""The answer path as named steps of one shape: each takes the question's `Turn` and returns it.
+
+    condense -> retrieve -> rerank -> widen -> cut_off -> generate -> verify -> read
+             -> answerability -> constraints -> fallback
+
+`Engine.stream` runs `STEPS` in order and times each one under its own name in
+`Answer.timings` (`retrieve_s`, ...); a step that sets `turn.stop` ends the path (the similarity
+cut-off). A step that streams text (generation) is a generator: it yields the pieces and returns
+the turn. Adding or removing a step is one line of `STEPS`; the work itself lives in the modules
+each step names (llama-index calls the same idea node postprocessors: `widen` is a
+metadata-replacement postprocessor, `cut_off` a similarity cut-off, `rerank` a reranker).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rag.context import tokens
+from rag.generate import ExtractiveGenerator
+from rag.reader import Reading, probability
+from rag.settings import Settings
+from rag.text import REFUSAL, split_sentences
+from rag.types import Answer, Hit
+from rag.verify import Verified, refuses, verify
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
+
+
+@dataclass
+class Turn:
+    """One question on its way through the steps: what each step read and decided."""
+
+    question: str
+    settings: Settings
+    pairs: list[tuple[str, str]]
+    exclude: frozenset[str]
+    started: float = field(default_factory=time.perf_counter)
+    searched: str = ""
+    parts: list[str] = field(default_factory=list)
+    k: int = 0
+    candidates: list[Hit] = field(default_factory=list)
+    ranked: list[Hit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    signals: dict[str, float] = field(default_factory=dict)
+    draft: str = ""
+    """The model's text as generated, before verification."""
+    checked: Verified | None = None
+    refused_by: str = ""
+    readings: list[Reading] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    stop: bool = False
+
+    def refuse(self, step: str, dropped: tuple[str, ...] = ()) -> None:
+        self.checked, self.refused_by = Verified(REFUSAL, (), True, dropped), step
+
+    def answer(self) -> Answer:
+        checked = self.checked or Verified(REFUSAL, (), True)
+        return Answer(self.question, checked.text, checked.citations, checked.refused, tuple(self.hits),
+                      self.timings, self.searched, self.signals, self.refused_by if checked.refused else "")
+
+
+Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]
+
+
+def condense(engine: Engine, turn: Turn) -> Turn:
+    """A follow-up rewritten to stand alone, then its misspelled names corrected from the
+    articles' vocabulary ("Nakqu" -> "Naqu")."""
+    searched = engine.condense(turn.question, turn.pairs, turn.settings) if turn.pairs else turn.question
+    turn.searched = engine.keywords().correct(searched)
+    return turn
+
+
+def retrieve(engine: Engine, turn: Turn) -> Turn:
+    """Dense and keyword candidates, fused. A compound question is searched whole and part by
+    part and answered once from the union, so a later part that refers back keeps its subject."""
+    s = turn.settings
+    turn.parts = split_question(turn.searched)
+    queries = [turn.searched, *turn.parts] if len(turn.parts) > 1 else [turn.searched]
+    turn.k = s.k + (1 if len(turn.parts) > 1 else 0)
+    # Windows of one article that meet are merged, so take k passages from a deeper list.
+    turn.exclude = turn.exclude | engine.store.pending()  # articles a crashed ingest left half-written
+    turn.candidates = engine.retrieve(queries, max(3 * turn.k, s.rerank_candidates if s.rerank else 0), turn.exclude)
+    return turn
+
+
+def rerank(engine: Engine, turn: Turn) -> Turn:
+    """The candidates in the reader's order (unchanged when `rerank` is off)."""
+    turn.ranked = engine.rerank(turn.searched, turn.candidates, turn.settings)
+    return turn
+
+
+def widen(engine: Engine, turn: Turn) -> Turn:
+    """Each of the top k widened to its neighbourhood in its article (rag.context)."""
+    turn.hits = engine.passages(turn.ranked, turn.settings)[: turn.k]
+    turn.signals = {
+        "dense": max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0),
+        "prompt_tokens": sum(tokens(h.chunk.text) for h in turn.hits),
+    }
+    if turn.settings.rerank and turn.ranked:
+        turn.signals["rerank"] = round(probability(turn.ranked[0].rerank_score), 4)
+    return turn
+
+
+def cut_off(engine: Engine, turn: Turn) -> Iterator[str]:
+    """No passage is close enough to the question to ask the model: refuse now."""
+    if turn.signals["dense"] < turn.settings.min_dense_score:
+        yield REFUSAL
+        turn.refuse("retrieval")
+        turn.stop = True
+    return turn
+
+
+def generate(engine: Engine, turn: Turn) -> Iterator[str]:
+    """The model's answer, streamed as it comes, one generation at a time (Engine.exclusive)."""
+    pieces: list[str] = []
+    generator = engine.generator(turn.settings)
+    for piece in engine.exclusive(generator.stream(turn.searched, turn.hits, turn.settings)):
+        turn.timings.setdefault("first_token_s", time.perf_counter() - turn.started)
+        pieces.append(piece)
+        yield piece
+    turn.draft = "".join(pieces)
+    return turn
+
+
+def verify_step(engine: Engine, turn: Turn) -> Turn:
+    """Claim by claim, each kept only where a passage it cites supports it (rag.verify)."""
+    turn.checked = verify(turn.draft, turn.hits, question=turn.searched)
+    if turn.checked.refused:
+        turn.refused_by = "model" if refuses(turn.draft) else "verification"
+    return turn
+
+
+verify_step.__name__ = "verify"
+
+
+def read(engine: Engine, turn: Turn) -> Turn:
+    """The reader's view of each passage, when `read` is on: its signal joins answerability and
+    its answer span picks the sentence the fallback quotes."""
+    turn.readings = engine.read(turn.searched, turn.hits) if turn.settings.read else None
+    return turn
+
+
+def answerability(engine: Engine, turn: Turn) -> Turn:
+    """A verified answer whose evidence does not look like it answers this question is refused
+    (rag.answerable); its signals are kept with the answer either way."""
+    if turn.checked.refused:
+        return turn
+    turn.signals |= engine.signals(turn.searched, turn.hits, turn.checked, turn.readings)
+    if turn.settings.min_answerable > 0 and turn.signals["answerable"] < turn.settings.min_answerable:
+        turn.refuse("answerability", (turn.checked.text,))
+    return turn
+
+
+def constraints(engine: Engine, turn: Turn) -> Turn:
+    """The question's years, numbers and names must be stated where the answer is cited, and the
+    answer of the asked type (rag.constraints)."""
+    if not turn.checked.refused and not grounded(turn.signals, turn.settings):
+        turn.refuse("constraints", (turn.checked.text,))
+    return turn
+
+
+def fallback(engine: Engine, turn: Turn) -> Turn:
+    """The small model often refuses a passage that states the answer in odd wording; the
+    sentence holding the reader's answer span (or, without the reader, the passage sentence that
+    best matches the question) is offered instead, verified like any answer, but only when the
+    evidence clearly answers this question."""
+    s = turn.settings
+    if not (turn.checked.refused and turn.refused_by in ("model", "verification")) or s.min_extractive <= 0:
+        return turn
+    quoted = verify(extract(turn.searched, turn.hits, turn.readings, s), turn.hits, question=turn.searched)
+    if not quoted.refused:
+        signals = engine.signals(turn.searched, turn.hits, quoted, turn.readings)
+        if signals["answerable"] >= s.min_extractive and grounded(signals, s):
+            turn.checked, turn.signals["extractive"] = quoted, 1.0
+            turn.signals |= signals
+    return turn
+
+
+STEPS: tuple[Step, ...] = (
+    condense, retrieve, rerank, widen, cut_off, generate, verify_step, read, answerability, constraints, fallback,
+)
+CHECKS = ("verify", "read", "answerability", "constraints", "fallback")
+"""The steps after generation: what the checks cost (`checks_s`)."""
+
+
+def checks_s(timings: dict[str, float]) -> float | None:
+    """Seconds the checks after generation took, from an answer's timings (None when refused
+    before generation)."""
+    spent = [timings[f"{name}_s"] for name in CHECKS if f"{name}_s" in timings]
+    return sum(spent) if spent else None
+
+
+def grounded(signals: dict[str, float], settings: Settings) -> bool:
+    """The question's constraints are stated where the answer is cited, and the answer is of
+    the asked type (rag.constraints), as far as the settings check them."""
+    if settings.check_constraints and signals.get("unmet", 0.0) > 0:
+        return False
+    return not (settings.check_answer_type and signals.get("type_ok", 1.0) < 1)
+
+
+_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)
+
+
+def split_question(question: str, most: int = 3) -> list[str]:
+    """ "Who led X, and who led Y?" -> ["Who led X?", "Who led Y?"]; anything else stays whole."""
+    parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
+    if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
+        return [question]
+    return [p[0].upper() + p[1:] + "?" for p in parts]
+
+
+def extract(question: str, hits, readings, settings: Settings) -> str:
+    """An answer without the LLM: the sentence that holds the reader's best answer span, cited;
+    without the reader, the best-matching sentence (ExtractiveGenerator)."""
+    spans = [(r.span_score, i, r.span) for i, r in enumerate(readings or ()) if r.span is not None]
+    if not spans:
+        return "".join(ExtractiveGenerator(most=1).stream(question, hits, settings))
+    _, i, (start, _) = max(spans)
+    text = hits[i].chunk.text
+    for s, e in split_sentences(text):
+        if s <= start < e:
+            return f"{text[s:e].rstrip('.')} [{i + 1}]."
+    return REFUSAL
