@@ -2,7 +2,11 @@
 
 1. Ingest throughput vs raw embedding throughput of the very same chunks: the ratio says how
    much the pipeline (loading, chunking, Chroma writes) costs on top of the model.
-2. Answer latency over questions from the eval set: retrieval, first token, total, p50 and p95.
+2. Answer latency over questions from the eval set: every step of the answer path (rag.steps),
+   first token and total, p50 and p95.
+3. The machine's raw llama.cpp speed with the bundled model: prompt tokens/s and decode tokens/s,
+   to read beside any latency (the same code is 2x slower on a machine that reads prompts at half
+   the speed).
 
     .venv/bin/python -m bench.run [--paragraphs N] [--questions N]
 """
@@ -69,11 +73,33 @@ def answer_latency(n_questions: int) -> dict:
     rag.answer(questions[0].question)  # warm: load both models once
     rows = [rag.answer(q.question).timings for q in questions]
     out = {"questions": len(rows)}
-    for key in ("retrieve_s", "first_token_s", "total_s"):
+    for key in dict.fromkeys(k for r in rows for k in r):
         values = [r[key] for r in rows if key in r]
         out[f"{key}_p50"] = round(percentile(values, 50), 3)
         out[f"{key}_p95"] = round(percentile(values, 95), 3)
     return out
+
+
+def llm_speed(prompt_tokens: int = 400, decode_tokens: int = 64) -> dict:
+    """Raw llama.cpp speed of the bundled model on this machine, outside the engine."""
+    from rag.generate import LlamaCppGenerator
+    from rag.settings import Settings
+
+    llm = LlamaCppGenerator(Settings.from_env()).llm
+    text = " ".join(["The delegation visited the province to study aid projects."] * 60)
+    tokens = llm.tokenize(text.encode())[:prompt_tokens]
+    llm.reset()
+    t = time.perf_counter()
+    llm.eval(tokens)
+    prompt_s = time.perf_counter() - t
+    t, n = time.perf_counter(), 0
+    for _ in llm.generate(tokens, temp=0.0):  # the prompt is kept: only new tokens are read
+        n += 1
+        if n >= decode_tokens:
+            break
+    decode_s = time.perf_counter() - t
+    return {"prompt_tokens_per_s": round(len(tokens) / prompt_s, 1), "decode_tokens_per_s": round(n / decode_s, 1),
+            "threads": Settings.from_env().n_threads}
 
 
 def main() -> None:
@@ -82,7 +108,7 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=10)
     p.add_argument("--out", type=Path, default=Path("bench/out"))
     args = p.parse_args()
-    results = {"ingest": ingest_vs_embed(args.paragraphs)}
+    results = {"llm": llm_speed(), "ingest": ingest_vs_embed(args.paragraphs)}
     if args.questions:  # 0 skips the LLM part (rag eval reports the same latencies over its set)
         results["latency"] = answer_latency(args.questions)
     args.out.mkdir(parents=True, exist_ok=True)
