@@ -17,7 +17,7 @@ QINGHAI = "002_7212ff25fdb82ffd.txt"
 NAQU = "000_4f12d780ea965cae.txt"
 
 
-LOGIC = {"test_attribution", "test_chunk", "test_constraints", "test_context", "test_embed", "test_eval", "test_load",
+LOGIC = {"test_attribution", "test_chunk", "test_constraints", "test_context", "test_embed", "test_eval", "test_layers", "test_load",
          "test_model_files", "test_sections", "test_units", "test_verify"}
 """Modules of pure logic, or of small real models without the LLM: `make test-fast` runs them."""
 
