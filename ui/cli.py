@@ -170,12 +170,16 @@ def cmd_chat(args, settings: Settings) -> int:
 def cmd_status(args, settings: Settings) -> int:
     from rag.engine import Engine
 
-    status = Engine(settings).status()
+    return _print_mapping(args, Engine(settings).status(), lambda key, value: f"{key.replace('_', ' ')}: {value}")
+
+
+def _print_mapping(args, values: dict, line) -> int:
+    """One JSON object with --json, else one printable line per key."""
     if args.json:
-        print(json.dumps(status))
+        print(json.dumps(values))
     else:
-        for key, value in status.items():
-            print(printable(f"{key.replace('_', ' ')}: {value}"))
+        for key, value in values.items():
+            print(printable(line(key, value)))
     return 0
 
 
@@ -188,12 +192,7 @@ def cmd_config(args, settings: Settings) -> int:
         print(markdown(), end="")
         return 0
     values = {k: ("(set)" if k == "openai_api_key" and v else str(v)) for k, v in asdict(settings).items()}
-    if args.json:
-        print(json.dumps(values))
-    else:
-        for key, value in values.items():
-            print(printable(f"RAG_{key.upper()}={value}"))
-    return 0
+    return _print_mapping(args, values, lambda key, value: f"RAG_{key.upper()}={value}")
 
 
 def cmd_setup(args, settings: Settings) -> int:
