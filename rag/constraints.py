@@ -20,15 +20,17 @@ titles), so no list of places, people or organisations is needed. All functions 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.text import MONTHS, STOPWORDS, number_values, strip_markers
 from rag.types import Citation, Hit
 
-_YEAR = re.compile(r"(?<![\w.,])(1[5-9]\d\d|20\d\d)(?![\w,]|\.\d)")
+_YEAR = re.compile(r"(?<![\w.])(?<!\d,)(1[5-9]\d\d|20\d\d)(?!\w|[.,]\d)")
+"""A year: four digits from 1500 to 2099, not part of a longer number ("2,010", "2010.5")."""
 _QUARTER = re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter\b", re.IGNORECASE)
 _QUARTER_WORDS = {"first": "1", "second": "2", "third": "3", "fourth": "4"}
+_ROMAN = re.compile(r"[IVX]+")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&-]*")
 
 
@@ -40,6 +42,9 @@ class Constraint:
     kind: str
     text: str
     value: str | float | tuple[str, ...]
+    opening: bool = False
+    """A name that starts at the question's opening word, which is capitalised whatever it is
+    ("Besides Death Wish Coffee"): stated also without that word."""
 
 
 def _fold(word: str) -> str:
@@ -48,7 +53,18 @@ def _fold(word: str) -> str:
 
 
 def _words(text: str) -> set[str]:
-    return {_fold(w) for w in _TOKEN.findall(text)}
+    """The text's folded words, and the initialisms of its names ("United States" -> "us",
+    "World War II" -> "wwii") and of its runs of three to five words in any case ("natural
+    language processing" -> "nlp"), so a question's acronym meets what it stands for."""
+    tokens = _TOKEN.findall(text)
+    words = {_fold(w) for w in tokens}
+    for run in _name_runs(text):
+        if len(run) > 1:
+            words.add("".join(w if _ROMAN.fullmatch(w) else w[0] for w in run).lower())
+    alpha = [w for w in tokens if w[:1].isalpha()]
+    for n in range(3, 6):
+        words.update("".join(w[0] for w in alpha[i : i + n]).lower() for i in range(len(alpha) - n + 1))
+    return words
 
 
 def years(text: str) -> set[str]:
@@ -65,8 +81,13 @@ def question_constraints(question: str) -> list[Constraint]:
     out += [Constraint("quarter", f"Q{q}", q) for q in sorted(quarters(question))]
     plain = _QUARTER.sub(" ", _YEAR.sub(" ", question))
     out += [Constraint("number", f"{v:g}", v) for v in sorted(number_values(plain, months=False))]
+    first = next(iter(_TOKEN.findall(question)), "").rstrip(".")
     runs = [[w for w in run if not _QUARTER.fullmatch(w)] for run in _name_runs(question, opening=False)]
-    out += [Constraint("name", " ".join(run), tuple(_fold(w) for w in run)) for run in runs if run]
+    out += [
+        Constraint("name", " ".join(run), tuple(_fold(w) for w in run), opening=len(run) > 1 and run[0] == first)
+        for run in runs
+        if run
+    ]
     return list(dict.fromkeys(out))
 
 
@@ -76,8 +97,12 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
     revenue..."), so unless `opening` it counts only as the start of a longer name ("Super Bowl")."""
     runs: list[list[str]] = []
     current: list[str] = []
-    tokens = [m.group().rstrip(".") for m in _TOKEN.finditer(text)]
+    found = list(_TOKEN.finditer(text))
+    tokens = [m.group().rstrip(".") for m in found]
     for i, word in enumerate(tokens):
+        if current and text[found[i - 1].end() : found[i].start()].strip():
+            runs.append(current)  # punctuation between two words ends a name: "BPE (Byte Pair Encoding)"
+            current = []
         bare = _fold(word)
         capital = word[:1].isupper() or (len(word) > 1 and word[1:2].isupper())  # iPhone
         ordinary = bare in STOPWORDS or bare in MONTHS
@@ -86,6 +111,9 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
             ordinary = ordinary or not following[:1].isupper()
         if capital and not ordinary and not word.isdigit():
             current.append(word)
+            if re.search(r"['’]s$", word):  # "the V&A's Japanese collection": two names
+                runs.append(current)
+                current = []
             continue
         if current:
             runs.append(current)
@@ -95,9 +123,13 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
     return runs
 
 
-def stated(constraint: Constraint, sentence: str, context: str) -> bool:
-    """Is the constraint stated for the cited sentence: in it, or in its passage, title or date
-    (`context`) while the sentence states no other value of the same kind?"""
+def stated(constraint: Constraint, sentence: str, context: str, article: frozenset[str] = frozenset()) -> bool:
+    """Is the constraint stated for the cited sentence? A year or quarter: in it, or in its
+    passage, title or date (`context`) while the sentence states no other year or quarter. A
+    number: in the sentence or its context. A name: anywhere in its article (`article`, its
+    folded words) or context: a news article names its subject once and then says "the
+    province", "the company", so a name scopes over the whole article, while a year or number
+    must sit next to the answer."""
     if constraint.kind == "year":
         own = years(sentence)
         return constraint.value in own or (not own and constraint.value in years(context))
@@ -108,13 +140,26 @@ def stated(constraint: Constraint, sentence: str, context: str) -> bool:
         return constraint.value in number_values(sentence, months=False) or constraint.value in number_values(
             context, months=False
         )
-    words = _words(sentence) | _words(context)
-    return all(w in words for w in constraint.value)
+    words = _words(sentence) | _words(context) | article
+    return all(w in words for w in constraint.value) or (
+        constraint.opening and all(w in words for w in constraint.value[1:])
+    )
 
 
-def unmet(question: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> list[Constraint]:
-    """The question's constraints that no cited sentence states (with its passage and title);
-    every cited sentence is a place the answer may rest on, so one that states it suffices."""
+def article_words(text: str) -> frozenset[str]:
+    """An article's words as `stated` compares names (for `unmet`'s `articles`)."""
+    return frozenset(_words(text))
+
+
+def unmet(
+    question: str,
+    citations: Sequence[Citation],
+    hits: Sequence[Hit],
+    articles: Callable[[str], frozenset[str]] | None = None,
+) -> list[Constraint]:
+    """The question's constraints that no cited sentence states (with its passage, title and,
+    for names, its article's words from `articles(doc_id)`); every cited sentence is a place the
+    answer may rest on, so one that states it suffices."""
     wanted = question_constraints(question)
     if not wanted or not citations:
         return []
@@ -123,18 +168,32 @@ def unmet(question: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> 
     for c in citations:
         hit = by_id.get(c.chunk_id)
         context = f"{hit.chunk.header}\n{hit.chunk.text}" if hit else ""
-        places.append((c.quote, f"{c.title} {c.date or ''}\n{context}"))
-    return [k for k in wanted if not any(stated(k, s, ctx) for s, ctx in places)]
+        words = articles(c.doc_id) if articles else frozenset()
+        places.append((c.quote, f"{c.title} {c.date or ''}\n{context}", words))
+    return [k for k in wanted if not any(stated(k, s, ctx, words) for s, ctx, words in places)]
 
 
-def signals(question: str, answer: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> dict[str, float]:
+def signals(
+    question: str,
+    answer: str,
+    citations: Sequence[Citation],
+    hits: Sequence[Hit],
+    articles: Callable[[str], frozenset[str]] | None = None,
+) -> dict[str, float]:
     """What the constraints step decides on, kept with every answer: `unmet`, how many of the
     question's constraints no cited place states; `type_ok`, 1.0 when the answer is of the asked type."""
-    return {"unmet": float(len(unmet(question, citations, hits))), "type_ok": float(answer_type_ok(question, answer))}
+    return {
+        "unmet": float(len(unmet(question, citations, hits, articles))),
+        "type_ok": float(answer_type_ok(question, answer)),
+    }
 
 
 # What kind of answer the question asks for, by its opening words.
-_WHEN = re.compile(r"^\s*(and\s+)?(when|(in|on) (what|which) (year|date|day|month)|what (date|year|day))\b", re.I)
+_WHEN = re.compile(
+    r"^\s*(and\s+)?(when\s+(did|does|do|was|were|is|are|will|would|has|have|had|can|could)|"
+    r"(in|on) (what|which) (year|date|day|month)|what (date|year|day))\b",
+    re.IGNORECASE,
+)
 _WHO = re.compile(r"^\s*(and\s+)?(who|whom|whose)\b", re.IGNORECASE)
 _RELATIVE = re.compile(
     r"\b\d+\s+(second|minute|hour|day|week|month|year)s?\s+ago\b|\b(yesterday|today|tomorrow|last|next)\b",
@@ -147,8 +206,9 @@ def answer_type_ok(question: str, answer: str) -> bool:
     relative one; a who-question's answer holds a name that is not in the question."""
     text = strip_markers(answer)
     if _WHEN.search(question):
-        absolute = bool(years(text)) or bool(re.search(r"\b\d{1,2}\b", text) and _has_month(text))
-        return absolute and not (_RELATIVE.search(text) and not years(text))
+        year = re.search(r"\b\d{3,4}\b", text)  # a year of any era
+        absolute = bool(year) or bool(re.search(r"\b\d{1,2}\b", text) and _has_month(text))
+        return absolute and not (_RELATIVE.search(text) and not year)
     if _WHO.search(question):
         asked = _words(question)
         return any(not {_fold(w) for w in run} <= asked for run in _name_runs(text))

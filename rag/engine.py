@@ -35,6 +35,7 @@ class Engine:
         self.embedder = Embedder(self.settings.embed_batch, self.settings.model_dir)
         self._store: ChromaStore | None = None
         self._bm25: Bm25Index | None = None
+        self._article_words: dict[tuple[str, str], frozenset[str]] = {}
         self.reader = Reader(folder=self.settings.model_dir)
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time
@@ -106,6 +107,21 @@ class Engine:
         """The hits as the model reads them: each widened to its neighbourhood (rag.context)."""
         settings = settings or self.settings
         return widen(hits, self.keywords().neighbour, settings.window_tokens)
+
+    def article_words(self, doc_id: str) -> frozenset[str]:
+        """An article's words as the constraints check compares names (rag.constraints), read from
+        its chunks in the keyword index and kept for the store's current version."""
+        index = self.keywords()
+        key = (index.version, doc_id)
+        if key not in self._article_words:
+            if len(self._article_words) > 256 or any(v != index.version for v, _ in self._article_words):
+                self._article_words.clear()
+            texts, i = [], 0
+            while (chunk := index.neighbour(doc_id, i)) is not None:
+                texts.append(chunk.text)
+                i += 1
+            self._article_words[key] = constraints.article_words("\n".join(texts))
+        return self._article_words[key]
 
     def keywords(self) -> Bm25Index:
         """The keyword index (rag.bm25) of the store's current version: loaded or built when the
@@ -197,7 +213,7 @@ class Engine:
             "quote_coverage": max(coverage(question, quote) for quote in quotes),
             "quote_similarity": max(sum(a * b for a, b in zip(q, v)) for v in vectors),
             "missing_numbers": float(len(missing_constraints(question, [evidence]))),
-            **constraints.signals(question, checked.text, checked.citations, hits),
+            **constraints.signals(question, checked.text, checked.citations, hits, self.article_words),
         }
         if readings is not None:  # the reader's view of the cited passages
             read = [(h, r) for h, r in zip(hits, readings, strict=True) if h.chunk.id in cited]

@@ -196,9 +196,11 @@ def checks_s(timings: dict[str, float]) -> float | None:
 
 
 def grounded(signals: dict[str, float], settings: Settings) -> bool:
-    """The question's constraints are stated where the answer is cited, and the answer is of
-    the asked type (rag.constraints), as far as the settings check them."""
-    if settings.check_constraints and signals.get("unmet", 0.0) > 0:
+    """The question's constraints are stated where the answer is cited, some cited sentence
+    shares at least one word with the question (a bare date, a byline or a biography line that
+    says nothing of what was asked is no evidence for its answer), and the answer is of the asked
+    type (rag.constraints), as far as the settings check them."""
+    if settings.check_constraints and (signals.get("unmet", 0.0) > 0 or signals.get("quote_coverage", 1.0) <= 0):
         return False
     return not (settings.check_answer_type and signals.get("type_ok", 1.0) < 1)
 

@@ -54,3 +54,51 @@ def test_the_answer_must_be_of_the_asked_type():
     assert answer_type_ok("Who won Wimbledon in 2019?", "Simona Halep won it [1].")
     assert not answer_type_ok("Who won Wimbledon in 2019?", "The winner of Wimbledon won [1].")
     assert answer_type_ok("How much did Zhejiang give?", "848 million yuan [1].")  # not a type it checks
+
+
+def test_a_name_counts_anywhere_in_the_cited_article_a_year_only_beside_the_answer():
+    citations, hits = _cited("Since 2010 the province gave 848 million yuan.", "Since 2010 the province gave 848 million yuan.")
+    article = frozenset({"zhejiang", "qinghai", "2009"})
+    assert unmet("How much did Zhejiang give Qinghai since 2010?", citations, hits, lambda doc: article) == []
+    missing = unmet("How much did Zhejiang give Naqu in 2009?", citations, hits, lambda doc: article)
+    assert [c.text for c in missing] == ["2009", "Naqu"]  # 2010 is stated beside the answer, not 2009
+
+
+def test_a_year_before_a_comma_is_a_year_a_thousands_group_is_not():
+    from rag.constraints import years
+
+    assert years("Since 2010, Zhejiang has given 848 million yuan.") == {"2010"}
+    assert years("It cost 12,2010 yuan, or 2,010.5 in all; 2019.") == {"2019"}
+
+
+def test_the_constraints_step_refuses_unmet_constraints_a_topicless_quote_and_the_wrong_type():
+    from rag.settings import Settings
+    from rag.steps import grounded
+
+    on, off = Settings(), Settings(check_constraints=False, check_answer_type=False)
+    fine = {"unmet": 0.0, "quote_coverage": 0.5, "type_ok": 1.0}
+    assert grounded(fine, on)
+    for bad in ({"unmet": 1.0}, {"quote_coverage": 0.0}, {"type_ok": 0.0}):
+        assert not grounded(fine | bad, on) and grounded(fine | bad, off)
+
+
+def test_acronyms_meet_their_names_and_an_opening_word_may_be_an_ordinary_one():
+    us = question_constraints("How old was Tesla when he became a citizen of the US?")[-1]
+    assert us.text == "US" and stated(us, "He became a citizen of the United States in 1891.", "")
+    assert stated(question_constraints("What did the regime start after WWII?")[0], "After World War II it began.", "")
+    coffee = question_constraints("Besides Death Wish Coffee, how many competitors took part?")[0]
+    assert coffee.opening and stated(coffee, "Death Wish Coffee and nine others took part.", "")
+    assert kinds("Which century is the V&A's Japanese sculpture from?") == [("name", "V&A's"), ("name", "Japanese")]
+
+
+def test_a_when_question_is_one_that_asks_for_a_time():
+    assert answer_type_ok("When did the Yuan switch to bronze plates?", "In 1275 [1].")
+    assert answer_type_ok("When using a test, how is the probability expressed?", "As 1/(1-p) [1].")
+
+
+def test_punctuation_ends_a_name_and_a_long_acronym_meets_its_words_in_any_case():
+    assert kinds("How does BPE (Byte Pair Encoding) help RoBERTa?") == [
+        ("name", "BPE"), ("name", "Byte Pair Encoding"), ("name", "RoBERTa")]
+    nlp = question_constraints("What did RoBERTa add to NLP?")[-1]
+    assert stated(nlp, "It changed natural language processing.", "")
+    assert not stated(nlp, "It changed language models.", "")

@@ -67,7 +67,8 @@ def test_public_set_sample_meets_its_floor(name):
 
 
 def test_headline_question_in_other_words(engine, settings):
-    """Every wording of "how much did Zhejiang give Qinghai" gets the amount or the projects."""
+    """The wordings of "how much did Zhejiang give Qinghai" get the fact each asks for: the amount,
+    the projects, or both."""
     out = ROOT / "test-output" / "eval-headline"
     env = {"RAG_STORE_DIR": str(settings.store_dir), "RAG_DATA_DIR": str(settings.data_dir)}
     summary = _rag_eval("--set", str(ROOT / "eval" / "sets" / "headline.jsonl"), "--out", str(out), env=env)
@@ -75,4 +76,5 @@ def test_headline_question_in_other_words(engine, settings):
     assert summary["answer_accuracy"] >= HEADLINE_FLOOR, f"see {out / 'report.md'}"
 
 
-HEADLINE_FLOOR = 0.66  # measured 0.75 (9 of 12) on 2026-11-27; the README lists the three that fail
+HEADLINE_FLOOR = 0.5  # 7 of 12 on 2026-12-03, each wording scored on the fact it asks for (the
+# earlier 0.75 accepted the amount or the projects for every wording); README, "How good it is now"
