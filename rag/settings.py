@@ -33,6 +33,21 @@ GROUPS = {
 }
 
 
+def cores(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup CPU quota. In a
+    container, os.cpu_count() is the host's count; llama.cpp with more threads than cores spins
+    its threads against each other (measured here: two 2-thread generations on 2 cores spent half
+    their CPU time in the kernel and answered several times slower)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cgroup.read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
 def _setting(default, group: str, help: str):
     """A field with its group (GROUPS) and one line on what it does: docs/configuration.md is
     generated from them (`rag config --markdown`)."""
@@ -66,7 +81,7 @@ class Settings:
     temperature: float = _setting(0.1, "generation", "Sampling temperature.")
     max_tokens: int = _setting(150, "generation", "Longest answer, in tokens.")
     n_ctx: int = _setting(4096, "generation", "llama.cpp context size.")
-    n_threads: int = _setting(max(1, os.cpu_count() or 1), "generation", "llama.cpp threads (default: every core).")
+    n_threads: int = _setting(cores(), "generation", "llama.cpp threads (default: the cores this process may use).")
     openai_base_url: str = _setting("http://127.0.0.1:11434/v1", "generation", "Base URL of the openai backend.")
     openai_model: str = _setting("qwen2.5:1.5b-instruct", "generation", "Model name sent to the openai backend.")
     openai_api_key: str = _setting("", "generation", "Its key (OPENAI_API_KEY is read too); never logged.")

@@ -219,3 +219,13 @@ def test_the_configuration_page_is_generated_from_the_settings():
     from dataclasses import fields
 
     assert all(f.metadata.get("group") in GROUPS and f.metadata.get("help") for f in fields(Settings))
+
+
+def test_threads_follow_the_cores_this_process_may_use(tmp_path):
+    from rag.settings import cores
+
+    quota = tmp_path / "cpu.max"
+    quota.write_text("100000 100000\n")  # one core's worth, whatever the host has
+    assert cores(quota) == 1
+    quota.write_text("max 100000\n")
+    assert cores(quota) == cores(tmp_path / "absent") >= 1
