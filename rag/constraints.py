@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.text import MONTHS, STOPWORDS, number_values, strip_markers
 from rag.types import Citation, Hit
@@ -52,7 +53,8 @@ def _fold(word: str) -> str:
     return re.sub(r"['’]s$", "", word).replace(".", "").replace("’", "'").lower()
 
 
-def _words(text: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
     """The text's folded words, and the initialisms of its names ("United States" -> "us",
     "World War II" -> "wwii") and of its runs of three to five words in any case ("natural
     language processing" -> "nlp"), so a question's acronym meets what it stands for."""
@@ -64,7 +66,7 @@ def _words(text: str) -> set[str]:
     alpha = [w for w in tokens if w[:1].isalpha()]
     for n in range(3, 6):
         words.update("".join(w[0] for w in alpha[i : i + n]).lower() for i in range(len(alpha) - n + 1))
-    return words
+    return frozenset(words)
 
 
 def years(text: str) -> set[str]:
@@ -148,7 +150,7 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
 
 def article_words(text: str) -> frozenset[str]:
     """An article's words as `stated` compares names (for `unmet`'s `articles`)."""
-    return frozenset(_words(text))
+    return _words.__wrapped__(text)  # an article is read once per store version: not kept here
 
 
 def unmet(

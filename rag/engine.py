@@ -35,7 +35,7 @@ class Engine:
         self.embedder = Embedder(self.settings.embed_batch, self.settings.model_dir)
         self._store: ChromaStore | None = None
         self._bm25: Bm25Index | None = None
-        self._article_words: dict[tuple[str, str], frozenset[str]] = {}
+        self._article_words: tuple[str, dict[str, frozenset[str]]] = ("", {})  # for one store version
         self.reader = Reader(folder=self.settings.model_dir)
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time
@@ -112,16 +112,16 @@ class Engine:
         """An article's words as the constraints check compares names (rag.constraints), read from
         its chunks in the keyword index and kept for the store's current version."""
         index = self.keywords()
-        key = (index.version, doc_id)
-        if key not in self._article_words:
-            if len(self._article_words) > 256 or any(v != index.version for v, _ in self._article_words):
-                self._article_words.clear()
+        version, cache = self._article_words
+        if version != index.version or len(cache) > 256:
+            version, cache = self._article_words = (index.version, {})
+        if doc_id not in cache:
             texts, i = [], 0
             while (chunk := index.neighbour(doc_id, i)) is not None:
                 texts.append(chunk.text)
                 i += 1
-            self._article_words[key] = constraints.article_words("\n".join(texts))
-        return self._article_words[key]
+            cache[doc_id] = constraints.article_words("\n".join(texts))
+        return cache[doc_id]
 
     def keywords(self) -> Bm25Index:
         """The keyword index (rag.bm25) of the store's current version: loaded or built when the
