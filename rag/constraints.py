@@ -53,6 +53,12 @@ def _fold(word: str) -> str:
     return re.sub(r"['’]s$", "", word).replace(".", "").replace("’", "'").lower()
 
 
+def _parts(folded: str) -> list[str]:
+    """A hyphenated word's parts: a name is written "Byte-Pair" in one place and "Byte Pair" in
+    another, so both sides compare the parts ("Anne-Birgitte" meets "Anne Birgitte")."""
+    return [part for part in folded.split("-") if part]
+
+
 @lru_cache(maxsize=4096)
 def _words(text: str) -> frozenset[str]:
     """The text's folded words, and the initialisms of its names ("United States" -> "us",
@@ -60,9 +66,13 @@ def _words(text: str) -> frozenset[str]:
     language processing" -> "nlp"), so a question's acronym meets what it stands for."""
     tokens = _TOKEN.findall(text)
     words = {_fold(w) for w in tokens}
+    words.update(part for w in list(words) if "-" in w for part in _parts(w))
     for run in _name_runs(text):
         if len(run) > 1:
             words.add("".join(w if _ROMAN.fullmatch(w) else w[0] for w in run).lower())
+        parts = [part for w in run for part in w.split("-") if part]
+        if len(parts) > len(run):  # "Byte-Pair Encoding" -> "bpe" as well as "be"
+            words.add("".join(w[0] for w in parts).lower())
     alpha = [w for w in tokens if w[:1].isalpha()]
     for n in range(3, 6):
         words.update("".join(w[0] for w in alpha[i : i + n]).lower() for i in range(len(alpha) - n + 1))
@@ -86,7 +96,8 @@ def question_constraints(question: str) -> list[Constraint]:
     first = next(iter(_TOKEN.findall(question)), "").rstrip(".")
     runs = [[w for w in run if not _QUARTER.fullmatch(w)] for run in _name_runs(question, opening=False)]
     out += [
-        Constraint("name", " ".join(run), tuple(_fold(w) for w in run), opening=len(run) > 1 and run[0] == first)
+        Constraint("name", " ".join(run), tuple(p for w in run for p in _parts(_fold(w))),
+                   opening=len(run) > 1 and run[0] == first)
         for run in runs
         if run
     ]
@@ -144,7 +155,7 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
         )
     words = _words(sentence) | _words(context) | article
     return all(w in words for w in constraint.value) or (
-        constraint.opening and all(w in words for w in constraint.value[1:])
+        constraint.opening and all(w in words for w in constraint.value[len(_parts(_fold(constraint.text.split()[0]))) :])
     )
 
 

@@ -102,3 +102,15 @@ def test_punctuation_ends_a_name_and_a_long_acronym_meets_its_words_in_any_case(
     nlp = question_constraints("What did RoBERTa add to NLP?")[-1]
     assert stated(nlp, "It changed natural language processing.", "")
     assert not stated(nlp, "It changed language models.", "")
+
+
+def test_a_hyphenated_name_meets_its_words_written_apart_and_the_other_way_round():
+    bpe = question_constraints("How does BPE (Byte Pair Encoding) help RoBERTa?")[1]
+    assert stated(bpe, "Byte-Pair Encoding (BPE) is a hybrid.", "")
+    assert stated(bpe, "Byte Pair Encoding is a hybrid.", "")
+    assert not stated(bpe, "Byte-level encoding is a hybrid.", "")
+    ceo = question_constraints("Is Anne-Birgitte Albrectsen the CEO?")[0]
+    assert stated(ceo, "Anne Birgitte Albrectsen leads it.", "")
+    assert stated(ceo, "Anne-Birgitte Albrectsen leads it.", "")
+    assert not stated(ceo, "Anne Albrectsen leads it.", "")
+    assert stated(question_constraints("What did Byte-Pair Encoding change?")[0], "Byte Pair Encoding (BPE) did.", "")
