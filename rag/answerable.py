@@ -40,9 +40,10 @@ WEIGHTS_READER: Mapping[str, float] = {"coverage": 1.813, "quote_similarity": 1.
 BIAS_READER = -3.8106
 
 
-def answerable(signals: Mapping[str, float]) -> float:
-    """P(the answer is right to give) from the signals, by the fitted logistic model."""
-    weights, bias = (WEIGHTS_READER, BIAS_READER) if "reader" in signals else (WEIGHTS, BIAS)
+def answerable(signals: Mapping[str, float], reader: bool = False) -> float:
+    """P(the answer is right to give) from the signals, by the fitted logistic model (the one
+    with the reader's probability when `reader`)."""
+    weights, bias = (WEIGHTS_READER, BIAS_READER) if reader else (WEIGHTS, BIAS)
     z = bias + sum(w * float(signals.get(name, 0.0)) for name, w in weights.items())
     return 1 / (1 + math.exp(-z))
 

@@ -200,10 +200,17 @@ class Engine:
             stop.set()
 
     def signals(
-        self, question: str, hits: Sequence[Hit], checked: Verified, readings: Sequence[Reading] | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        checked: Verified,
+        readings: Sequence[Reading] | None = None,
+        weigh_reader: bool = False,
     ) -> dict[str, float]:
         """What the answerability decision sees of a verified answer (rag.answerable); the best
-        dense score is already among the signals, from retrieval."""
+        dense score is already among the signals, from retrieval. With `readings`, the reader's
+        view of the cited passages is among them, and joins the answerability model when
+        `weigh_reader` (RAG_READ)."""
         cited = {c.chunk_id for c in checked.citations}
         evidence = "\n".join(f"{h.chunk.header}\n{h.chunk.text}" for h in hits if h.chunk.id in cited)
         quotes = [c.quote for c in checked.citations]
@@ -222,7 +229,7 @@ class Engine:
             answer = normalise(checked.text)
             out["reader_agrees"] = float(any(
                 r.span and normalise(h.chunk.text[r.span[0] : r.span[1]]) in answer for h, r in read))
-        out["answerable"] = answerable(out)
+        out["answerable"] = answerable(out, reader=weigh_reader and readings is not None)
         return {k: round(v, 4) for k, v in out.items()}
 
     def condense(self, question: str, history: Sequence[tuple[str, str]], settings: Settings) -> str:
@@ -266,7 +273,7 @@ class Engine:
             # A failure is raised again, with its message, by the first question.
             with self._lock, contextlib.suppress(Exception):
                 getattr(self.generator(self.settings), "ready", lambda: None)()
-            if self.settings.read or self.settings.rerank:  # loaded while the embedder loads and searches
+            if self.settings.read or self.settings.rerank or self.settings.min_reader > 0:  # loaded while the embedder loads and searches
                 with contextlib.suppress(Exception):
                     self.reader.ready()
 

@@ -139,9 +139,11 @@ verify_step.__name__ = "verify"
 
 
 def read(engine: Engine, turn: Turn) -> Turn:
-    """The reader's view of each passage, when `read` is on: its signal joins answerability and
-    its answer span picks the sentence the fallback quotes."""
-    turn.readings = engine.read(turn.searched, turn.hits) if turn.settings.read else None
+    """The reader's view of each passage: its probability that a cited passage states the answer
+    is a check of its own (`min_reader`); with `read` on it also joins answerability and its
+    answer span picks the sentence the fallback quotes."""
+    s = turn.settings
+    turn.readings = engine.read(turn.searched, turn.hits) if s.read or s.min_reader > 0 else None
     return turn
 
 
@@ -150,17 +152,19 @@ def answerability(engine: Engine, turn: Turn) -> Turn:
     (rag.answerable); its signals are kept with the answer either way."""
     if turn.checked.refused:
         return turn
-    turn.signals |= engine.signals(turn.searched, turn.hits, turn.checked, turn.readings)
+    turn.signals |= engine.signals(turn.searched, turn.hits, turn.checked, turn.readings, turn.settings.read)
     if turn.settings.min_answerable > 0 and turn.signals["answerable"] < turn.settings.min_answerable:
         turn.refuse("answerability", (turn.checked.text,))
     return turn
 
 
 def constraints(engine: Engine, turn: Turn) -> Turn:
-    """The question's years, numbers and names must be stated where the answer is cited, and the
-    answer of the asked type (rag.constraints)."""
-    if not turn.checked.refused and not grounded(turn.signals, turn.settings):
-        turn.refuse("constraints", (turn.checked.text,))
+    """The question's years, numbers and names must be stated where the answer is cited, the
+    answer of the asked type (rag.constraints), and a cited passage not one the reader is all but
+    sure does not answer."""
+    failed = ungrounded(turn.signals, turn.settings) if not turn.checked.refused else ""
+    if failed:
+        turn.refuse(failed, (turn.checked.text,))
     return turn
 
 
@@ -172,10 +176,11 @@ def fallback(engine: Engine, turn: Turn) -> Turn:
     s = turn.settings
     if not (turn.checked.refused and turn.refused_by in ("model", "verification")) or s.min_extractive <= 0:
         return turn
-    quoted = verify(extract(turn.searched, turn.hits, turn.readings, s), turn.hits, question=turn.searched)
+    spans = turn.readings if s.read else None
+    quoted = verify(extract(turn.searched, turn.hits, spans, s), turn.hits, question=turn.searched)
     if not quoted.refused:
-        signals = engine.signals(turn.searched, turn.hits, quoted, turn.readings)
-        if signals["answerable"] >= s.min_extractive and grounded(signals, s):
+        signals = engine.signals(turn.searched, turn.hits, quoted, turn.readings, s.read)
+        if signals["answerable"] >= s.min_extractive and not ungrounded(signals, s):
             turn.checked, turn.signals["extractive"] = quoted, 1.0
             turn.signals |= signals
     return turn
@@ -195,14 +200,21 @@ def checks_s(timings: dict[str, float]) -> float | None:
     return sum(spent) if spent else None
 
 
-def grounded(signals: dict[str, float], settings: Settings) -> bool:
-    """The question's constraints are stated where the answer is cited, some cited sentence
-    shares at least one word with the question (a bare date, a byline or a biography line that
-    says nothing of what was asked is no evidence for its answer), and the answer is of the asked
-    type (rag.constraints), as far as the settings check them."""
+def ungrounded(signals: dict[str, float], settings: Settings) -> str:
+    """"" when the answer stands; else the check it fails, as far as the settings check them:
+    "constraints" when a constraint of the question is not stated where the answer is cited, no
+    cited sentence shares a word with the question (a bare date, a byline or a biography line
+    that says nothing of what was asked is no evidence for its answer) or the answer is not of
+    the asked type (rag.constraints); "reader" when the reader gives every cited passage less than
+    `min_reader` (rag.reader: it reads question and passage together, so it is sure of a "no"
+    more often than word overlap is)."""
     if settings.check_constraints and (signals.get("unmet", 0.0) > 0 or signals.get("quote_coverage", 1.0) <= 0):
-        return False
-    return not (settings.check_answer_type and signals.get("type_ok", 1.0) < 1)
+        return "constraints"
+    if settings.check_answer_type and signals.get("type_ok", 1.0) < 1:
+        return "constraints"
+    if signals.get("reader", 1.0) < settings.min_reader:
+        return "reader"
+    return ""
 
 
 _COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)

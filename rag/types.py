@@ -99,6 +99,7 @@ REFUSAL_REASONS = {
     "verification": "The model's answer was not supported by the passages it cited.",
     "answerability": "The passages found do not look like they answer this exact question.",
     "constraints": "The passages that answer do not state everything the question fixes (its year, place, name or kind of answer).",
+    "reader": "The reader is all but sure that the passages the answer cites do not state it.",
 }
 """What a reader is told about a refusal, by the step that refused (`Answer.refused_by`)."""
 
@@ -119,9 +120,9 @@ class Answer:
     """Which step refused: "retrieval" (no passage close enough to ask the model), "model" (it
     said the passages do not say), "verification" (no claim was supported by its passages, or a
     how-much question got no number), "answerability" (a verified answer whose evidence does
-    not look like it answers this question) or "constraints" (the cited evidence does not state
-    a year, number or name the question fixes, or the answer is not of the asked type); "" for
-    an answer."""
+    not look like it answers this question), "constraints" (the cited evidence does not state
+    a year, number or name the question fixes, or the answer is not of the asked type) or
+    "reader" (the reader gives every cited passage less than `min_reader`); "" for an answer."""
 
     @property
     def why_refused(self) -> str:

@@ -71,15 +71,16 @@ def test_a_year_before_a_comma_is_a_year_a_thousands_group_is_not():
     assert years("It cost 12,2010 yuan, or 2,010.5 in all; 2019.") == {"2019"}
 
 
-def test_the_constraints_step_refuses_unmet_constraints_a_topicless_quote_and_the_wrong_type():
+def test_the_checks_refuse_unmet_constraints_a_topicless_quote_the_wrong_type_and_a_sure_reader():
     from rag.settings import Settings
-    from rag.steps import grounded
+    from rag.steps import ungrounded
 
-    on, off = Settings(), Settings(check_constraints=False, check_answer_type=False)
-    fine = {"unmet": 0.0, "quote_coverage": 0.5, "type_ok": 1.0}
-    assert grounded(fine, on)
-    for bad in ({"unmet": 1.0}, {"quote_coverage": 0.0}, {"type_ok": 0.0}):
-        assert not grounded(fine | bad, on) and grounded(fine | bad, off)
+    on, off = Settings(), Settings(check_constraints=False, check_answer_type=False, min_reader=0)
+    fine = {"unmet": 0.0, "quote_coverage": 0.5, "type_ok": 1.0, "reader": 0.5}
+    assert ungrounded(fine, on) == "" and ungrounded({}, on) == ""
+    for bad, step in (({"unmet": 1.0}, "constraints"), ({"quote_coverage": 0.0}, "constraints"),
+                      ({"type_ok": 0.0}, "constraints"), ({"reader": 0.05}, "reader")):
+        assert ungrounded(fine | bad, on) == step and ungrounded(fine | bad, off) == ""
 
 
 def test_acronyms_meet_their_names_and_an_opening_word_may_be_an_ordinary_one():

@@ -120,4 +120,6 @@ def test_a_refusal_says_which_step_refused(engine):
     assert engine.answer(question, min_dense_score=1.01).refused_by == "retrieval"
     strict = engine.answer(question, min_answerable=0.999)
     assert strict.refused and strict.refused_by == "answerability" and strict.signals["answerable"] < 0.999
+    sure = engine.answer(question, min_reader=0.999)  # the real reader read the cited passage
+    assert sure.refused and sure.refused_by == "reader" and 0.1 <= sure.signals["reader"] < 0.999
     assert engine.answer("What did the football World Cup final score turn out to be?").refused_by in {"retrieval", "model"}
