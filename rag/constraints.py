@@ -3,7 +3,7 @@
 In news, a near miss is the same event in another year, the same role at another company, the
 same kind of donation in another place: it shares almost every word of the question, so word
 coverage and embedding similarity say "answers". What separates it from an answer is whether the
-question's constraints (its years, quarters, dates, numbers and names) are stated together with
+question's constraints (its years, quarters, ordinals, dates, numbers and names) are stated together with
 the answer. Here a constraint counts as stated when it is in the cited sentence, in the rest of
 its passage, or in its article's title and date, and the cited sentence does not state another
 value of the same kind instead (a sentence about the 2018 final does not answer for 2019 because
@@ -31,14 +31,20 @@ _YEAR = re.compile(r"(?<![\w.])(?<!\d,)(1[5-9]\d\d|20\d\d)(?!\w|[.,]\d)")
 """A year: four digits from 1500 to 2099, not part of a longer number ("2,010", "2010.5")."""
 _QUARTER = re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter\b", re.IGNORECASE)
 _QUARTER_WORDS = {"first": "1", "second": "2", "third": "3", "fourth": "4"}
+_ORDINAL_WORDS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+).split()
+_ORDINAL_WORD = re.compile(r"\b(" + "|".join(_ORDINAL_WORDS) + r")\b", re.IGNORECASE)
+_ORDINAL_DIGITS = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _ROMAN = re.compile(r"[IVX]+")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&-]*")
 
 
 @dataclass(frozen=True)
 class Constraint:
-    """One thing the question fixes: `kind` is year, quarter, number or name; `value` is what
-    must be found (a year's digits, a quarter's digit, a number, a name's folded words)."""
+    """One thing the question fixes: `kind` is year, quarter, ordinal, number or name; `value` is what
+    must be found (a year's digits, a quarter's or an ordinal's digit, a number, a name's folded words)."""
 
     kind: str
     text: str
@@ -87,10 +93,20 @@ def quarters(text: str) -> set[str]:
     return {q or _QUARTER_WORDS[w.lower()] for q, w in _QUARTER.findall(text)}
 
 
+def ordinals(text: str) -> set[str]:
+    """The ordinals a text states, as digits: "first season" and "1st season" -> {"1"}."""
+    return {str(_ORDINAL_WORDS.index(w.lower()) + 1) for w in _ORDINAL_WORD.findall(text)} | set(
+        _ORDINAL_DIGITS.findall(text)
+    )
+
+
 def question_constraints(question: str) -> list[Constraint]:
-    """The years, quarters, other numbers and names that `question` fixes."""
+    """The years, quarters, ordinals, other numbers and names that `question` fixes (an ordinal
+    in digits, "21st", is a number)."""
     out = [Constraint("year", y, y) for y in sorted(years(question))]
     out += [Constraint("quarter", f"Q{q}", q) for q in sorted(quarters(question))]
+    words = _ORDINAL_WORD.findall(_QUARTER.sub(" ", question))
+    out += [Constraint("ordinal", w.lower(), str(_ORDINAL_WORDS.index(w.lower()) + 1)) for w in words]
     plain = _QUARTER.sub(" ", _YEAR.sub(" ", question))
     out += [Constraint("number", f"{v:g}", v) for v in sorted(number_values(plain, months=False))]
     first = next(iter(_TOKEN.findall(question)), "").rstrip(".")
@@ -138,7 +154,8 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
 
 def stated(constraint: Constraint, sentence: str, context: str, article: frozenset[str] = frozenset()) -> bool:
     """Is the constraint stated for the cited sentence? A year or quarter: in it, or in its
-    passage, title or date (`context`) while the sentence states no other year or quarter. A
+    passage, title or date (`context`) while the sentence states no other year or quarter. An
+    ordinal ("the first season"): unless the sentence states another one ("the tenth season"). A
     number: in the sentence or its context. A name: anywhere in its article (`article`, its
     folded words) or context: a news article names its subject once and then says "the
     province", "the company", so a name scopes over the whole article, while a year or number
@@ -149,6 +166,9 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
     if constraint.kind == "quarter":
         own = quarters(sentence)
         return constraint.value in own or (not own and constraint.value in quarters(context))
+    if constraint.kind == "ordinal":  # "first" is as often an adverb: only another ordinal contradicts it
+        own = ordinals(sentence)
+        return constraint.value in own or not own
     if constraint.kind == "number":
         return constraint.value in number_values(sentence, months=False) or constraint.value in number_values(
             context, months=False

@@ -115,3 +115,13 @@ def test_a_hyphenated_name_meets_its_words_written_apart_and_the_other_way_round
     assert stated(ceo, "Anne-Birgitte Albrectsen leads it.", "")
     assert not stated(ceo, "Anne Albrectsen leads it.", "")
     assert stated(question_constraints("What did Byte-Pair Encoding change?")[0], "Byte Pair Encoding (BPE) did.", "")
+
+
+def test_an_ordinal_counts_unless_the_cited_sentence_states_another():
+    assert kinds("When will the first season of The Blacklist premiere?") == [("ordinal", "first"), ("name", "Blacklist")]
+    assert kinds("What was Tesla's revenue in the first quarter?") == [("quarter", "Q1"), ("name", "Tesla's")]
+    first = question_constraints("When will the first season of The Blacklist premiere?")[0]
+    assert stated(first, "The first season premiered on September 23, 2013.", "")
+    assert stated(first, "The 1st season premiered on September 23, 2013.", "")
+    assert stated(first, "It premiered on September 23, 2013.", "")  # "first" may be an adverb: no claim
+    assert not stated(first, "The tenth and final season premiered on February 26.", "The first season")
