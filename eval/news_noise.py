@@ -53,10 +53,7 @@ def _engine_for(q: dict, mode: str, base, **overrides):
         data_dir=folder, store_dir=corpora.CACHE / "news-noise" / "chroma", collection=f"q{q['id']:03d}-{mode}",
         **overrides,
     )
-    engine = Engine(settings)
-    if base is not None:  # one set of models for the fifty stores
-        engine.embedder, engine.reader, engine._generators = base.embedder, base.reader, base._generators
-        engine._lock = base._lock
+    engine = Engine(settings, models=base)  # one set of models for the fifty stores
     ingest_into(engine, progress=False)
     return engine
 

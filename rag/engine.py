@@ -30,12 +30,20 @@ _DONE = object()
 
 
 class Engine:
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, models: Engine | None = None):
+        """An engine over the store the settings name. With `models`, another engine's loaded
+        models (embedder, reader, LLMs and the lock that keeps generation one at a time) serve
+        this one too, so one process can ask many stores (an evaluation's store per question)
+        without loading a model twice or running two generations at once."""
         self.settings = settings or Settings.from_env()
-        self.embedder = Embedder(self.settings.embed_batch, self.settings.model_dir)
         self._store: ChromaStore | None = None
         self._bm25: Bm25Index | None = None
         self._article_words: tuple[str, dict[str, frozenset[str]]] = ("", {})  # for one store version
+        if models is not None:
+            self.embedder, self.reader, self._generators = models.embedder, models.reader, models._generators
+            self._lock, self._making = models._lock, models._making
+            return
+        self.embedder = Embedder(self.settings.embed_batch, self.settings.model_dir)
         self.reader = Reader(folder=self.settings.model_dir)
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # llama.cpp is not re-entrant; one generation at a time

@@ -229,3 +229,14 @@ def test_threads_follow_the_cores_this_process_may_use(tmp_path):
     assert cores(quota) == 1
     quota.write_text("max 100000\n")
     assert cores(quota) == cores(tmp_path / "absent") >= 1
+
+
+def test_an_engine_may_use_another_engines_models_for_its_own_store(tmp_path):
+    from rag.engine import Engine
+
+    first = Engine(Settings(data_dir=tmp_path / "a", store_dir=tmp_path / "a-store"))
+    second = Engine(Settings(data_dir=tmp_path / "b", store_dir=tmp_path / "b-store"), models=first)
+    assert second.settings.store_dir == tmp_path / "b-store" and second._store is None
+    assert second.embedder is first.embedder and second.reader is first.reader
+    assert second._generators is first._generators
+    assert second._lock is first._lock  # one generation at a time across both stores
