@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.text import MONTHS, STOPWORDS, number_values, strip_markers
+from rag.text import MONTHS, STOPWORDS, has_month, number_values, strip_markers
 from rag.types import Citation, Hit
 
 _YEAR = re.compile(r"(?<![\w.])(?<!\d,)(1[5-9]\d\d|20\d\d)(?!\w|[.,]\d)")
@@ -240,13 +240,10 @@ def answer_type_ok(question: str, answer: str) -> bool:
     text = strip_markers(answer)
     if _WHEN.search(question):
         year = re.search(r"\b\d{3,4}\b", text)  # a year of any era
-        absolute = bool(year) or bool(re.search(r"\b\d{1,2}\b", text) and _has_month(text))
+        absolute = bool(year) or bool(re.search(r"\b\d{1,2}\b", text) and has_month(text, capital_may=True))
         return absolute and not (_RELATIVE.search(text) and not year)
     if _WHO.search(question):
         asked = _words(question)
         return any(not {_fold(w) for w in run} <= asked for run in _name_runs(text))
     return True
 
-
-def _has_month(text: str) -> bool:
-    return any(_fold(w) in MONTHS and _fold(w) != "may" or w == "May" for w in _TOKEN.findall(text))

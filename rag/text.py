@@ -104,8 +104,11 @@ def number_values(text: str, months: bool = True) -> set[float]:
     return values
 
 
-def has_month(text: str) -> bool:
-    return bool(_months(text))
+def has_month(text: str, capital_may: bool = False) -> bool:
+    """Does the text name a month? "may" is too often the verb to count; with `capital_may`, a
+    capitalised "May" counts (in a short answer, "May 29, 2020" is the month far more often than
+    a sentence opening "May ...")."""
+    return bool(_months(text)) or (capital_may and "May" in _WORD.findall(text))
 
 
 def _months(text: str) -> list[int]:
