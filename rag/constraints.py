@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.text import MONTHS, STOPWORDS, has_month, number_values, strip_markers
+from rag.text import MONTHS, STOPWORDS, has_month, months, number_values, strip_markers
 from rag.types import Citation, Hit
 
 _YEAR = re.compile(r"(?<![\w.])(?<!\d,)(1[5-9]\d\d|20\d\d)(?!\w|[.,]\d)")
@@ -43,8 +43,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&-]*")
 
 @dataclass(frozen=True)
 class Constraint:
-    """One thing the question fixes: `kind` is year, quarter, ordinal, number or name; `value` is what
-    must be found (a year's digits, a quarter's or an ordinal's digit, a number, a name's folded words)."""
+    """One thing the question fixes: `kind` is year, month, quarter, ordinal, number or name; `value` is what
+    must be found (a year's digits, a quarter's or an ordinal's digit, a month's or another number, a name's folded words)."""
 
     kind: str
     text: str
@@ -101,10 +101,11 @@ def ordinals(text: str) -> set[str]:
 
 
 def question_constraints(question: str) -> list[Constraint]:
-    """The years, quarters, ordinals, other numbers and names that `question` fixes (an ordinal
-    in digits, "21st", is a number)."""
+    """The years, months, quarters, ordinals, other numbers and names that `question` fixes (an
+    ordinal in digits, "21st", is a number)."""
     out = [Constraint("year", y, y) for y in sorted(years(question))]
     out += [Constraint("quarter", f"Q{q}", q) for q in sorted(quarters(question))]
+    out += [Constraint("month", str(m), m) for m in sorted(months(question, capital_may=True))]
     words = _ORDINAL_WORD.findall(_QUARTER.sub(" ", question))
     out += [Constraint("ordinal", w.lower(), str(_ORDINAL_WORDS.index(w.lower()) + 1)) for w in words]
     plain = _QUARTER.sub(" ", _YEAR.sub(" ", question))
@@ -153,8 +154,8 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
 
 
 def stated(constraint: Constraint, sentence: str, context: str, article: frozenset[str] = frozenset()) -> bool:
-    """Is the constraint stated for the cited sentence? A year or quarter: in it, or in its
-    passage, title or date (`context`) while the sentence states no other year or quarter. An
+    """Is the constraint stated for the cited sentence? A year, month or quarter: in it, or in its
+    passage, title or date (`context`) while the sentence states no other one of its kind. An
     ordinal ("the first season"): unless the sentence states another one ("the tenth season"). A
     number: in the sentence or its context. A name: anywhere in its article (`article`, its
     folded words) or context: a news article names its subject once and then says "the
@@ -166,6 +167,9 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
     if constraint.kind == "quarter":
         own = quarters(sentence)
         return constraint.value in own or (not own and constraint.value in quarters(context))
+    if constraint.kind == "month":
+        own = months(sentence, capital_may=True)
+        return constraint.value in own or (not own and constraint.value in months(context, capital_may=True))
     if constraint.kind == "ordinal":  # "first" is as often an adverb: only another ordinal contradicts it
         own = ordinals(sentence)
         return constraint.value in own or not own

@@ -104,11 +104,18 @@ def number_values(text: str, months: bool = True) -> set[float]:
     return values
 
 
+def months(text: str, capital_may: bool = False) -> set[int]:
+    """The months a text names, as numbers. "may" is too often the verb to count; with
+    `capital_may`, a capitalised "May" counts (in an answer or a question, "May 29, 2020" is the
+    month far more often than a sentence opening "May ...")."""
+    found = set(_months(text))
+    if capital_may and "May" in _WORD.findall(text):
+        found.add(MONTHS["may"])
+    return found
+
+
 def has_month(text: str, capital_may: bool = False) -> bool:
-    """Does the text name a month? "may" is too often the verb to count; with `capital_may`, a
-    capitalised "May" counts (in a short answer, "May 29, 2020" is the month far more often than
-    a sentence opening "May ...")."""
-    return bool(_months(text)) or (capital_may and "May" in _WORD.findall(text))
+    return bool(months(text, capital_may))
 
 
 def _months(text: str) -> list[int]:

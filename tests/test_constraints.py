@@ -125,3 +125,12 @@ def test_an_ordinal_counts_unless_the_cited_sentence_states_another():
     assert stated(first, "The 1st season premiered on September 23, 2013.", "")
     assert stated(first, "It premiered on September 23, 2013.", "")  # "first" may be an adverb: no claim
     assert not stated(first, "The tenth and final season premiered on February 26.", "The first season")
+
+
+def test_a_month_counts_like_a_year_beside_the_answer():
+    assert kinds("Which team won on March 3?") == [("month", "3"), ("number", "3")]
+    march = question_constraints("Which team won on March 3?")[0]
+    assert stated(march, "Leeds won on March 3.", "")
+    assert stated(march, "Leeds won the final.", "Published Mar 4, 2021")
+    assert not stated(march, "Leeds won on April 3.", "Published March 4, 2021")
+    assert kinds("Who won in May 2020?")[:2] == [("year", "2020"), ("month", "5")]
