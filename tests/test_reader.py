@@ -116,12 +116,18 @@ def test_the_engine_reranks_candidates_and_reports_the_score(engine):
     assert all(h.rerank_score is not None for h in a.hits)
     assert "848 million" in a.hits[0].chunk.text
     assert 0.0 <= a.signals["rerank"] <= 1.0
-    off = engine.answer(question)  # the default
+    from rag.answerable import answerable
+
+    off = engine.answer(question)  # the default: no reordering; the reader's probability only for its floor
     assert all(h.rerank_score is None for h in off.hits) and "rerank" not in off.signals
-    assert "reader" not in off.signals
+    assert 0.1 <= off.signals["reader"] <= 1.0
+    lexical = {k: off.signals[k] for k in ("coverage", "quote_similarity")}
+    assert off.signals["answerable"] == round(answerable(lexical), 4)  # not weighed in answerability
+    assert "reader" not in engine.answer(question, min_reader=0).signals  # no floor: not read at all
     read = engine.answer(question, read=True)  # the reader's view of the cited passage, no reordering
     assert all(h.rerank_score is None for h in read.hits)
     assert 0.0 <= read.signals["reader"] <= 1.0 and read.signals["reader_agrees"] in (0.0, 1.0)
+    assert read.signals["answerable"] == round(answerable(lexical | {"reader": read.signals["reader"]}, reader=True), 4)
 
 
 @pytest.mark.e2e
