@@ -3,8 +3,8 @@
 In news, a near miss is the same event in another year, the same role at another company, the
 same kind of donation in another place: it shares almost every word of the question, so word
 coverage and embedding similarity say "answers". What separates it from an answer is whether the
-question's constraints (its years, quarters, ordinals, dates, numbers and names) are stated together with
-the answer. Here a constraint counts as stated when it is in the cited sentence, in the rest of
+question's constraints (its years, quarters, ordinals, dates, numbers and names) are stated
+together with the answer. Here a constraint counts as stated when it is in the cited sentence, in the rest of
 its passage, or in its article's title and date, and the cited sentence does not state another
 value of the same kind instead (a sentence about the 2018 final does not answer for 2019 because
 its passage was published in 2019).
@@ -43,8 +43,9 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&-]*")
 
 @dataclass(frozen=True)
 class Constraint:
-    """One thing the question fixes: `kind` is year, month, quarter, ordinal, number or name; `value` is what
-    must be found (a year's digits, a quarter's or an ordinal's digit, a month's or another number, a name's folded words)."""
+    """One thing the question fixes: `kind` is year, month, quarter, ordinal, number or name;
+    `value` is what must be found (a year's digits, a quarter's or an ordinal's digit, a month's
+    or another number, a name's folded words)."""
 
     kind: str
     text: str
@@ -53,16 +54,21 @@ class Constraint:
     """A name that starts at the question's opening word, which is capitalised whatever it is
     ("Besides Death Wish Coffee"): stated also without that word."""
 
+    @property
+    def after_opening(self) -> tuple[str, ...]:
+        """A name's folded words less those of its opening word ("Besides Death Wish Coffee" -> death, wish, coffee)."""
+        return self.value[len(_parts(_fold(self.text.split()[0]))) :]
+
 
 def _fold(word: str) -> str:
     """A name's word as compared: lower case, no possessive, no dots ("U.S." and "US" meet)."""
     return re.sub(r"['’]s$", "", word).replace(".", "").replace("’", "'").lower()
 
 
-def _parts(folded: str) -> list[str]:
+def _parts(word: str) -> list[str]:
     """A hyphenated word's parts: a name is written "Byte-Pair" in one place and "Byte Pair" in
     another, so both sides compare the parts ("Anne-Birgitte" meets "Anne Birgitte")."""
-    return [part for part in folded.split("-") if part]
+    return [part for part in word.split("-") if part]
 
 
 @lru_cache(maxsize=4096)
@@ -76,7 +82,7 @@ def _words(text: str) -> frozenset[str]:
     for run in _name_runs(text):
         if len(run) > 1:
             words.add("".join(w if _ROMAN.fullmatch(w) else w[0] for w in run).lower())
-        parts = [part for w in run for part in w.split("-") if part]
+        parts = [part for w in run for part in _parts(w)]
         if len(parts) > len(run):  # "Byte-Pair Encoding" -> "bpe" as well as "be"
             words.add("".join(w[0] for w in parts).lower())
     alpha = [w for w in tokens if w[:1].isalpha()]
@@ -93,11 +99,14 @@ def quarters(text: str) -> set[str]:
     return {q or _QUARTER_WORDS[w.lower()] for q, w in _QUARTER.findall(text)}
 
 
+def _ordinal(word: str) -> str:
+    """An ordinal word's digits: "Tenth" -> "10"."""
+    return str(_ORDINAL_WORDS.index(word.lower()) + 1)
+
+
 def ordinals(text: str) -> set[str]:
     """The ordinals a text states, as digits: "first season" and "1st season" -> {"1"}."""
-    return {str(_ORDINAL_WORDS.index(w.lower()) + 1) for w in _ORDINAL_WORD.findall(text)} | set(
-        _ORDINAL_DIGITS.findall(text)
-    )
+    return {_ordinal(w) for w in _ORDINAL_WORD.findall(text)} | set(_ORDINAL_DIGITS.findall(text))
 
 
 def question_constraints(question: str) -> list[Constraint]:
@@ -107,7 +116,7 @@ def question_constraints(question: str) -> list[Constraint]:
     out += [Constraint("quarter", f"Q{q}", q) for q in sorted(quarters(question))]
     out += [Constraint("month", str(m), m) for m in sorted(months(question, capital_may=True))]
     words = _ORDINAL_WORD.findall(_QUARTER.sub(" ", question))
-    out += [Constraint("ordinal", w.lower(), str(_ORDINAL_WORDS.index(w.lower()) + 1)) for w in words]
+    out += [Constraint("ordinal", w.lower(), _ordinal(w)) for w in words]
     plain = _QUARTER.sub(" ", _YEAR.sub(" ", question))
     out += [Constraint("number", f"{v:g}", v) for v in sorted(number_values(plain, months=False))]
     first = next(iter(_TOKEN.findall(question)), "").rstrip(".")
@@ -153,6 +162,14 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
     return runs
 
 
+_BESIDE: dict[str, Callable[[str], set]] = {
+    "year": years,
+    "quarter": quarters,
+    "month": lambda text: months(text, capital_may=True),
+}
+"""The kinds a cited sentence must state, or leave to its passage by stating none of its own."""
+
+
 def stated(constraint: Constraint, sentence: str, context: str, article: frozenset[str] = frozenset()) -> bool:
     """Is the constraint stated for the cited sentence? A year, month or quarter: in it, or in its
     passage, title or date (`context`) while the sentence states no other one of its kind. An
@@ -161,15 +178,10 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
     folded words) or context: a news article names its subject once and then says "the
     province", "the company", so a name scopes over the whole article, while a year or number
     must sit next to the answer."""
-    if constraint.kind == "year":
-        own = years(sentence)
-        return constraint.value in own or (not own and constraint.value in years(context))
-    if constraint.kind == "quarter":
-        own = quarters(sentence)
-        return constraint.value in own or (not own and constraint.value in quarters(context))
-    if constraint.kind == "month":
-        own = months(sentence, capital_may=True)
-        return constraint.value in own or (not own and constraint.value in months(context, capital_may=True))
+    if constraint.kind in _BESIDE:
+        found = _BESIDE[constraint.kind]
+        own = found(sentence)
+        return constraint.value in own or (not own and constraint.value in found(context))
     if constraint.kind == "ordinal":  # "first" is as often an adverb: only another ordinal contradicts it
         own = ordinals(sentence)
         return constraint.value in own or not own
@@ -179,7 +191,7 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
         )
     words = _words(sentence) | _words(context) | article
     return all(w in words for w in constraint.value) or (
-        constraint.opening and all(w in words for w in constraint.value[len(_parts(_fold(constraint.text.split()[0]))) :])
+        constraint.opening and all(w in words for w in constraint.after_opening)
     )
 
 
