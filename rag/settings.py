@@ -88,7 +88,7 @@ class Settings:
     request_timeout_s: float = _setting(120.0, "generation", "Timeout of one openai backend request.")
 
     min_dense_score: float = _setting(0.25, "checks", "Refuse before generation when no passage is this close (cosine).")
-    min_answerable: float = _setting(0.3, "checks", "Refuse a verified answer whose answerability (rag.answerable) is below this; 0: off.")
+    min_answerable: float = _setting(0.0, "checks", "Refuse a verified answer whose answerability (rag.answerable) is below this; 0: off (the default: beside the other checks, every threshold that refused more on dev also cost right answers).")
     check_constraints: bool = _setting(True, "checks", "Refuse when a year, month, quarter, ordinal, number or name of the question is not stated where the answer is cited, or no cited sentence shares a word with the question.")
     check_answer_type: bool = _setting(True, "checks", "Refuse a when-answer without an absolute date, a who-answer without a new name.")
     min_reader: float = _setting(0.1, "checks", "Refuse when the reader (rag.reader) gives every cited passage a lower probability of stating the answer; 0: off.")
