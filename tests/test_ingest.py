@@ -91,6 +91,8 @@ def test_a_moved_or_renamed_file_takes_its_chunks_along(fresh, monkeypatch):
     shutil.copy(where / "renamed.meta.json", where / "copy.meta.json")  # the same bytes, the original still there
     assert ingest_into(engine, [where], progress=False).counts == {"added": 1, "unchanged": 2}
     assert parsed == ["copy.txt"]
+    passages = engine.passages(engine.retrieve("How much aid has Zhejiang given Qinghai since 2010?", 9))
+    assert len({p.chunk.text for p in passages}) == len(passages)  # the model reads the copy's text once
 
 
 def test_bm25_follows_the_store(fresh):
