@@ -5,7 +5,9 @@ chunking settings match what the store holds: then the file is not even parsed. 
 bytes but the same text and title is unchanged too, and nothing is embedded. A changed article
 replaces its chunks. A file that cannot be read is skipped with its reason and the rest still goes
 in. Each batch of articles is written under the store's `pending` marker (rag.store), and what an
-interrupted run left is removed first.
+interrupted run left is removed first. A file that is not indexed under its path but has the bytes
+of an indexed article whose file is gone (the file was moved or renamed, or the whole project
+folder was) takes that article over: its chunks and vectors are moved, nothing is read or embedded.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from rag.types import Article, Chunk
 if TYPE_CHECKING:
     from rag.engine import Engine
 
-STATUSES = ("added", "updated", "unchanged", "skipped", "removed")
+STATUSES = ("added", "updated", "moved", "unchanged", "skipped", "removed")
 FLUSH_BATCHES = 16
 """Embedding batches gathered before one embed-and-write: the embedder sorts them by length
 together (less padding), and the write runs while the next ones are embedded."""
@@ -63,7 +65,7 @@ class IngestReport:
 
     @property
     def changed(self) -> bool:
-        return any(r.status in ("added", "updated", "removed") for r in self.results)
+        return any(r.status in ("added", "updated", "moved", "removed") for r in self.results)
 
     def summary(self) -> str:
         parts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in STATUSES)
@@ -131,6 +133,17 @@ def ingest_paths(
         if on_file:
             on_file(result)
 
+    # Files new to the store by path: hashed now (they are read anyway) to find those that moved.
+    fingerprints = {f: h for f in files if doc_id_for(f) not in known and (h := _fingerprint(f, limits.bytes))}
+    moved = _moved_from(store, fingerprints, chunking, {str(f) for f in files})
+    if moved:
+        store.set_pending(doc_id_for(p) for p in moved)  # a kill mid-move: undone, the old article stays
+        for path, old in moved.items():
+            n = store.move_article(old, doc_id_for(path), str(path))
+            touched.update((old["doc_id"], doc_id_for(path)))
+            emit(FileResult(str(path), "moved", chunks=n, title=old.get("title", "")))
+        store.set_pending((), bump=True)
+
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-write")
     writing: list[Future] = []  # at most one batch in flight: the one under the pending marker
 
@@ -162,10 +175,14 @@ def ingest_paths(
     with writer:  # on any exit, also an error, the batch in flight finishes first
         for path in files:
             bar.set_postfix_str(path.name[-40:], refresh=False)
+            if path in moved:
+                bar.update(1)
+                continue
             try:
                 # known only from a complete write: recover() removed any half-written one
                 old = known.get(doc_id_for(path))
-                fingerprint = file_fingerprint(path) if old else None  # a new file is size-checked first
+                # a new file is size-checked first (one too large was not hashed above)
+                fingerprint = file_fingerprint(path) if old else fingerprints.get(path)
                 if old and old.get("chunking") == chunking and old.get("file_hash") == fingerprint:
                     emit(FileResult(str(path), "unchanged", chunks=int(old["n_chunks"]), title=old.get("title", "")))
                     bar.update(1)
@@ -204,9 +221,10 @@ def ingest_paths(
     if prune:
         seen = {str(p) for p in files}
         dirs = [p for p in paths if Path(p).is_dir()]
+        taken = {m["doc_id"] for m in moved.values()}
         gone = [
             m for m in articles_under(known.values(), dirs)
-            if m.get("source") not in seen and not Path(m.get("source", "")).exists()
+            if m.get("source") not in seen and not Path(m.get("source", "")).exists() and m["doc_id"] not in taken
         ]
         store.delete_articles(m["doc_id"] for m in gone)
         touched.update(m["doc_id"] for m in gone)
@@ -220,6 +238,27 @@ def ingest_paths(
     if report.changed or rebuilt:  # again: the deletes of `prune` came after
         store.bump_version()
     return report
+
+
+def _fingerprint(path: Path, most: int) -> str | None:
+    """A new file's fingerprint; None for one too large or unreadable (reported in its turn)."""
+    try:
+        return file_fingerprint(path) if 0 < path.stat().st_size <= most else None
+    except OSError:
+        return None
+
+
+def _moved_from(store: ChromaStore, fingerprints: dict[Path, str], chunking: str, seen: set[str]) -> dict[Path, dict]:
+    """The files (of `fingerprints`, new to the store by path) that hold the bytes of an indexed
+    article whose file is gone, each with that article's record; chunked as now, or it is read again."""
+    if not fingerprints:
+        return {}
+    by_hash: dict[str, list[dict]] = {}
+    for m in store.articles_with(fingerprints.values()):
+        source = m.get("source", "")
+        if m.get("chunking") == chunking and source not in seen and not Path(source).exists():
+            by_hash.setdefault(m["file_hash"], []).append(m)
+    return {path: by_hash[h].pop() for path, h in fingerprints.items() if by_hash.get(h)}
 
 
 def ingest_into(engine: Engine, paths: Sequence[Path] | None = None, *, prune=False, rebuild=False, progress=True,

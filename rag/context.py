@@ -5,11 +5,14 @@ or a fact whose subject sits one sentence earlier. So ranking stays on small chu
 of the top hits is widened with the chunks before and after it, up to a token budget; windows
 of one article that meet are merged into one passage. A window is itself an exact slice of the
 article (`text == article.text[start:end]`), so citations still quote one sentence of it with
-exact offsets. Pure functions.
+exact offsets. A window that repeats one already kept from another article (the same wire story
+filed by several papers, a file indexed twice) is dropped, so the k passages are k texts. Pure
+functions.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -26,7 +29,8 @@ def tokens(text: str) -> int:
 def widen(hits: Sequence[Hit], neighbour: Neighbour, window_tokens: int) -> list[Hit]:
     """Each hit's chunk grown to at most `window_tokens` with contiguous neighbours (the next one
     first, then the previous one, in turn); hits whose windows overlap are merged into the
-    better-ranked one. Order and scores are kept."""
+    better-ranked one, and one that repeats the text of a better-ranked one is dropped. Order and
+    scores are kept."""
     out: list[Hit] = []
     for hit in hits:
         chunk = _grow(hit.chunk, neighbour, window_tokens)
@@ -36,8 +40,21 @@ def widen(hits: Sequence[Hit], neighbour: Neighbour, window_tokens: int) -> list
                 out[i] = replace(kept, chunk=merged)
                 break
         else:
-            out.append(replace(hit, chunk=chunk))
+            if not any(repeats(chunk.text, kept.chunk.text) for kept in out):
+                out.append(replace(hit, chunk=chunk))
     return out
+
+
+def repeats(text: str, other: str, share: float = 0.8) -> bool:
+    """Whether most of the shorter text's five-word sequences are in the other: the same text
+    filed twice, also under another headline, cut at other places or with a line changed."""
+    a, b = _shingles(text), _shingles(other)
+    return bool(a and b) and len(a & b) >= share * min(len(a), len(b))
+
+
+def _shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))} if words else set()
 
 
 def _grow(centre: Chunk, neighbour: Neighbour, budget: int) -> Chunk:

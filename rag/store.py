@@ -169,7 +169,7 @@ class ChromaStore:
         variables inside Chroma, and a large store is far slower to list than to look up in."""
         col, out = self.collection(), []
         if doc_ids is not None:
-            for _, metadatas in self._first_chunks(doc_ids):
+            for _, metadatas in self._first_chunks("doc_id", doc_ids):
                 out += metadatas
         else:
             offset = 0
@@ -255,19 +255,44 @@ class ChromaStore:
                 if stale:
                     col.delete(ids=stale)
 
+    def articles_with(self, file_hashes: Iterable[str]) -> list[dict]:
+        """The records of the articles read from files with these fingerprints (ingest.load),
+        wherever those files were: how a moved or renamed file is recognised."""
+        return [m for _, metadatas in self._first_chunks("file_hash", file_hashes) for m in metadatas]
+
+    def move_article(self, old: dict, doc_id: str, source: str) -> int:
+        """Give an article whose file moved (or was renamed) its new doc id and source: its
+        chunks are copied under the new id with their vectors, nothing is read or embedded, then
+        the old ones deleted. Returns the number of chunks."""
+        col, prefix = self.collection(), old["doc_id"]
+        with _translate_errors(self):
+            got = col.get(where={"doc_id": prefix}, include=["documents", "metadatas", "embeddings"])
+        renamed = {"original_file": Path(source).name} if old.get("original_file") == Path(old.get("source", "")).name else {}
+        rows = [
+            (doc_id + cid[len(prefix):], text, list(vector),
+             meta | {"doc_id": doc_id, "source": source} | (renamed if meta.get("chunk_index") == 0 else {}))
+            for cid, text, meta, vector in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+        ]
+        with _translate_errors(self):
+            for i in range(0, len(rows), PAGE):
+                ids, docs, embs, metas = zip(*rows[i : i + PAGE], strict=True)
+                col.upsert(ids=list(ids), documents=list(docs), embeddings=list(embs), metadatas=list(metas))
+            col.delete(ids=got["ids"])
+        return len(rows)
+
     def annotate(self, changes: dict[str, dict]) -> None:
         """Merge metadata into articles' records (doc_id -> fields), leaving their chunks alone."""
-        for ids, metadatas in self._first_chunks(changes):
+        for ids, metadatas in self._first_chunks("doc_id", changes):
             if ids:
                 with _translate_errors(self):
                     self.collection().update(ids=ids, metadatas=[changes[m["doc_id"]] for m in metadatas])
 
-    def _first_chunks(self, doc_ids: Iterable[str]) -> Iterator[tuple[list[str], list[dict]]]:
-        """(ids, metadatas) of the articles' first chunks, which hold their records, in pages
-        small enough for SQLite's limit on query variables inside Chroma."""
-        col, wanted = self.collection(), sorted(set(doc_ids))
+    def _first_chunks(self, key: str, values: Iterable[str]) -> Iterator[tuple[list[str], list[dict]]]:
+        """(ids, metadatas) of the first chunks, which hold the articles' records, whose `key`
+        is one of `values`, in pages small enough for SQLite's limit on query variables inside Chroma."""
+        col, wanted = self.collection(), sorted(set(values))
         for i in range(0, len(wanted), PAGE // 2):
-            where = {"$and": [{"chunk_index": 0}, {"doc_id": {"$in": wanted[i : i + PAGE // 2]}}]}
+            where = {"$and": [{"chunk_index": 0}, {key: {"$in": wanted[i : i + PAGE // 2]}}]}
             with _translate_errors(self):
                 got = col.get(where=where, include=["metadatas"])
             yield got["ids"], got["metadatas"]

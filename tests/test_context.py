@@ -36,12 +36,29 @@ def test_a_window_is_an_exact_slice_around_its_hit():
 
 def test_windows_that_meet_merge_and_other_articles_stay_apart():
     chunks = _chunks()
-    other = _chunks(doc="e")
+    other = _chunks(doc="e", text=ARTICLE.replace("facts", "notes"))
     hits = [Hit(chunks[1], 3.0), Hit(other[0], 2.0), Hit(chunks[2], 1.0)]
     out = widen(hits, _neighbour(chunks + other), window_tokens=12)
     assert [h.chunk.doc_id for h in out] == ["d", "e"]
     assert out[0].chunk.start <= chunks[1].start and out[0].chunk.end >= chunks[2].end
     assert ARTICLE[out[0].chunk.start : out[0].chunk.end] == out[0].chunk.text
+
+
+def test_a_text_filed_twice_is_read_once():
+    """The same story in two articles (a wire copy under another headline, cut at other places):
+    the model reads it once, from the better-ranked article, and the next passage takes its place."""
+    story = ("Title\n\nThe port reopened on Monday after the storm. Ferries to the islands resumed at noon, "
+             "and the harbour master said repairs to the north pier would take a month. Fishermen lost "
+             "about forty boats, the cooperative said. The city will pay for new moorings from its "
+             "reserve fund, the mayor announced on Tuesday. Schools stay closed until Thursday.")
+    copy = "Another headline\n\nFiled by a second paper. " + story[7:]
+    mine, theirs = _chunks("d", 120, 100, story), _chunks("e", 120, 100, copy, first=18)
+    other = _chunks("f", 120, 100, ARTICLE)
+    hits = [Hit(mine[1], 3.0), Hit(theirs[1], 2.0), Hit(other[0], 1.0)]
+    out = widen(hits, _neighbour(mine + theirs + other), window_tokens=60)
+    assert [h.chunk.doc_id for h in out] == ["d", "f"]
+    alone = widen(hits[1:], _neighbour(theirs + other), window_tokens=60)  # nothing to repeat
+    assert [h.chunk.doc_id for h in alone] == ["e", "f"]
 
 
 def test_a_gap_between_chunks_is_not_bridged():

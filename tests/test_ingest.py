@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import ARTICLES, NAQU, QINGHAI
@@ -59,6 +60,39 @@ def test_an_unchanged_file_is_not_read_again(fresh, monkeypatch):
     assert sorted(r.title for r in again.results) == sorted(r.title for r in resaved.results)
     path.write_bytes(path.read_bytes().replace(b"848 million", b"849 million"))
     assert ingest_into(engine, progress=False).counts == {"updated": 1, "unchanged": 1} and parsed == [QINGHAI]
+
+
+def test_a_moved_or_renamed_file_takes_its_chunks_along(fresh, monkeypatch):
+    """A renamed file, or the whole folder moved (a project moved with its store), is known by its
+    bytes: its chunks and vectors move to the new path, nothing is read or embedded again, nothing
+    is indexed twice, and the keyword index and citations name the new file. A copy whose
+    original is still there is a second article."""
+    import ingest.index
+
+    engine, data = fresh
+    ingest_into(engine, progress=False)
+    n, ids = engine.store.count(), {m["doc_id"] for m in engine.store.articles()}
+    where = data.parent / "moved"
+    data.rename(where)
+    (where / QINGHAI).rename(where / "renamed.txt")
+    (where / QINGHAI).with_suffix(".meta.json").rename(where / "renamed.meta.json")  # its metadata goes along
+    parsed, load = [], ingest.index.load_article
+    monkeypatch.setattr(ingest.index, "load_article", lambda p, *a: parsed.append(p.name) or load(p, *a))
+    report = ingest_into(engine, [where], progress=False)
+    assert report.counts == {"moved": 2} and parsed == [] and report.chunks_written == 0
+    assert engine.store.count() == n and not ids & {m["doc_id"] for m in engine.store.articles()}
+    assert sorted(Path(m["source"]).name for m in engine.store.articles()) == sorted([NAQU, "renamed.txt"])
+    hits = engine.retrieve("How much aid has Zhejiang given Qinghai since 2010?", 3)
+    assert "848 million" in hits[0].chunk.text and Path(hits[0].chunk.source) == where / "renamed.txt"
+    assert all(Path(h.chunk.source).parent == where for h in engine.retrieve_bm25("Zhejiang Qinghai aid", 5))
+
+    assert ingest_into(engine, [where], progress=False, prune=True).counts == {"unchanged": 2}
+    shutil.copy(where / "renamed.txt", where / "copy.txt")
+    shutil.copy(where / "renamed.meta.json", where / "copy.meta.json")  # the same bytes, the original still there
+    assert ingest_into(engine, [where], progress=False).counts == {"added": 1, "unchanged": 2}
+    assert parsed == ["copy.txt"]
+    passages = engine.passages(engine.retrieve("How much aid has Zhejiang given Qinghai since 2010?", 9))
+    assert len({p.chunk.text for p in passages}) == len(passages)  # the model reads the copy's text once
 
 
 def test_bm25_follows_the_store(fresh):
