@@ -73,6 +73,7 @@ class Settings:
     rrf_k: int = _setting(60, "retrieval", "Reciprocal rank fusion constant for dense + keyword results.")
     depth: int = _setting(40, "retrieval", "Candidates each retriever offers to the fusion.")
     window_tokens: int = _setting(160, "retrieval", "Each retrieved chunk is widened to about this many tokens.")
+    ef_search: int = _setting(400, "retrieval", "Candidates Chroma's HNSW search explores per query: Chroma's 100 missed 1.3% of the exact top 40 and differed between processes.")
     rerank: bool = _setting(False, "retrieval", "Order the fused candidates by the reader (rag.reader) before the cut to k.")
     rerank_fused: bool = _setting(True, "retrieval", "Fuse the reader's order with the retrieval order instead of replacing it.")
     rerank_candidates: int = _setting(12, "retrieval", "Candidates the reader orders when `rerank` is on.")
@@ -145,6 +146,8 @@ class Settings:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if self.k < 1:
             raise ValueError("k must be at least 1")
+        if self.ef_search < self.depth:
+            raise ValueError(f"ef_search ({self.ef_search}) must be at least depth ({self.depth})")
         if not 0 <= self.overlap_tokens < self.chunk_tokens:
             raise ValueError("overlap_tokens must be >= 0 and smaller than chunk_tokens")
 

@@ -67,7 +67,7 @@ class ChromaStore:
                         "embed_dim": self.embed_dim,
                         "generation": uuid.uuid4().hex,
                     },
-                    configuration={"hnsw": {"space": "cosine"}},
+                    configuration={"hnsw": {"space": "cosine", "ef_search": self.settings.ef_search}},
                     embedding_function=None,
                 )
             meta = col.metadata or {}
@@ -117,6 +117,7 @@ class ChromaStore:
         writing one embedded Chroma folder at once can corrupt it, so the second is refused."""
         if self.settings.chroma_host:
             yield
+            self._search_breadth()
             return
         path = Path(self.settings.store_dir) / "write.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,8 +137,20 @@ class ChromaStore:
             lock.flush()
             try:
                 yield
+                self._search_breadth()  # after the write: a rebuild may have made the collection anew
             finally:
                 lock.truncate(0)
+
+    def _search_breadth(self) -> None:
+        """Give a collection made before `ef_search` was a setting, or with another value, the
+        settings' value: a query-time setting, changed in place by a writer (a reader that wrote
+        could meet a writer's lock)."""
+        col = self.collection()
+        with _translate_errors(self):  # read fresh: another process may have changed it
+            hnsw = self.client.get_collection(self.settings.collection).configuration_json.get("hnsw") or {}
+        if hnsw.get("ef_search") != self.settings.ef_search:
+            with _translate_errors(self):
+                col.modify(configuration={"hnsw": {"ef_search": self.settings.ef_search}})
 
     def _metadata(self) -> dict:
         """The collection's metadata, read fresh (another process may have written)."""
