@@ -7,7 +7,8 @@ A copy reuses its original's vector: the index has the real size and shape, but 
 neighbours are duplicates, so read the retrieval times, not its quality.
 
 Reported: write throughput; store size on disk; BM25 build, load and merge of the saved index; hybrid
-retrieval p50/p95 without the query embedding (dense query + BM25 + fusion); a cold `rag ask` to
+retrieval p50/p95 without the query embedding (dense query + BM25 + fusion), also at Chroma's default
+HNSW search breadth beside the setting's (`RAG_EF_SEARCH`), as a ratio; a cold `rag ask` to
 its first token, in a fresh process; ingest of new articles into the full store as a ratio to raw
 embedding of the same chunks; peak memory; and the same retrieval against a Chroma server.
 
@@ -229,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         questions = [q for para in paragraphs for q in para["questions"]][: args.questions]
         qvectors = engine.embedder.embed(questions)
         result["retrieval_embedded"] = retrieval_times(engine, questions, qvectors)
+        # The HNSW search breadth side by side on this store: Chroma's default against the setting's.
+        col = engine.store.collection()
+        col.modify(configuration={"hnsw": {"ef_search": 100}})
+        result["retrieval_embedded_ef_search_100"] = retrieval_times(engine, questions, qvectors)
+        col.modify(configuration={"hnsw": {"ef_search": settings.ef_search}})
+        result["ef_search"] = settings.ef_search
+        result["retrieval_ratio_to_ef_search_100"] = round(
+            result["retrieval_embedded"]["p50_ms"] / result["retrieval_embedded_ef_search_100"]["p50_ms"], 2)
         print(json.dumps(result), flush=True)
 
         env = {**os.environ, "RAG_STORE_DIR": str(tmp / "chroma"), "RAG_DATA_DIR": str(tmp / "none")}
