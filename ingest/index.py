@@ -139,8 +139,9 @@ def ingest_paths(
     if moved:
         store.set_pending(doc_id_for(p) for p in moved)  # a kill mid-move: undone, the old article stays
         for path, old in moved.items():
-            n = store.move_article(old, doc_id_for(path), str(path))
-            touched.update((old["doc_id"], doc_id_for(path)))
+            new = doc_id_for(path)
+            n = store.move_article(old, new, str(path))
+            touched.update((old["doc_id"], new))
             emit(FileResult(str(path), "moved", chunks=n, title=old.get("title", "")))
         store.set_pending((), bump=True)
 

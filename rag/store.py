@@ -257,9 +257,7 @@ class ChromaStore:
             for c, v in zip(chunks, vectors, strict=True)
         ]
         with _translate_errors(self):
-            for i in range(0, len(rows), PAGE):
-                ids, docs, embs, metas = zip(*rows[i : i + PAGE], strict=True)
-                col.upsert(ids=list(ids), documents=list(docs), embeddings=list(embs), metadatas=list(metas))
+            _upsert(col, rows)
             for article, chunks, _, fresh in items:
                 if fresh:
                     continue
@@ -287,9 +285,7 @@ class ChromaStore:
             for cid, text, meta, vector in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
         ]
         with _translate_errors(self):
-            for i in range(0, len(rows), PAGE):
-                ids, docs, embs, metas = zip(*rows[i : i + PAGE], strict=True)
-                col.upsert(ids=list(ids), documents=list(docs), embeddings=list(embs), metadatas=list(metas))
+            _upsert(col, rows)
             col.delete(ids=got["ids"])
         return len(rows)
 
@@ -321,6 +317,14 @@ class ChromaStore:
         with _translate_errors(self):
             for doc_id in doc_ids:
                 col.delete(where={"doc_id": doc_id})
+
+
+def _upsert(col, rows: Sequence[tuple]) -> None:
+    """(id, text, vector, metadata) rows into the collection, PAGE to a call (each Chroma write
+    call costs about 25 ms whatever its size, so few and large)."""
+    for i in range(0, len(rows), PAGE):
+        ids, docs, embs, metas = zip(*rows[i : i + PAGE], strict=True)
+        col.upsert(ids=list(ids), documents=list(docs), embeddings=list(embs), metadatas=list(metas))
 
 
 def article_metadata(article: Article, chunk: Chunk, n_chunks: int, chunking: str = "") -> dict:
