@@ -13,7 +13,6 @@ metadata-replacement postprocessor, `cut_off` a similarity cut-off, `rerank` a r
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from rag.context import tokens
 from rag.generate import ExtractiveGenerator
 from rag.reader import Reading, probability
 from rag.settings import Settings
-from rag.text import REFUSAL, split_sentences
+from rag.text import REFUSAL, split_question, split_sentences
 from rag.types import Answer, Hit
 from rag.verify import Verified, refuses, verify
 
@@ -215,17 +214,6 @@ def ungrounded(signals: dict[str, float], settings: Settings) -> str:
     if signals.get("reader", 1.0) < settings.min_reader:
         return "reader"
     return ""
-
-
-_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)
-
-
-def split_question(question: str, most: int = 3) -> list[str]:
-    """ "Who led X, and who led Y?" -> ["Who led X?", "Who led Y?"]; anything else stays whole."""
-    parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
-    if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
-        return [question]
-    return [p[0].upper() + p[1:] + "?" for p in parts]
 
 
 def extract(question: str, hits, readings, settings: Settings) -> str:

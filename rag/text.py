@@ -82,6 +82,17 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)
+
+
+def split_question(question: str, most: int = 3) -> list[str]:
+    """ "Who led X, and who led Y?" -> ["Who led X?", "Who led Y?"]; anything else stays whole."""
+    parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
+    if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
+        return [question]
+    return [p[0].upper() + p[1:] + "?" for p in parts]
+
+
 def ends_properly(sentence: str) -> bool:
     """The sentence ends with a full stop (or ! ?) or a closing quote, bracket or `[n]` marker:
     one that does not was cut off."""

@@ -67,7 +67,7 @@ def test_answer_json_shape_is_stable():
 
 
 def test_compound_questions_split_into_parts_that_stand_alone():
-    from rag.steps import split_question
+    from rag.text import split_question
 
     assert split_question("Who led X to Y, and who led Z to W?") == ["Who led X to Y?", "Who led Z to W?"]
     assert split_question("Who met Ann and Bob?") == ["Who met Ann and Bob?"]
