@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text import STOPWORDS, content_words, names, number_values, split_sentences
+from rag.text import STOPWORDS, content_words, names, number_values, split_question, split_sentences
 
 # Words that make a capitalised run a title, an office or a place rather than a person.
 _NOT_A_PERSON = frozenset(
@@ -207,7 +207,23 @@ def _text(u: Clause, passages: Sequence[str]) -> str:
 
 
 def review(claim: str, question: str, passages: Sequence[str]) -> Reattribution | bool:
-    """Both checks: the answer's person, then the answer's count."""
+    """Both checks: the answer's person, then the answer's count, each against the part of a
+    compound question that the claim answers."""
+    question = answered_part(claim, question)
     units = clauses(passages)  # once for both checks
     verdict = check(claim, question, passages, units)
     return check_count(claim, question, passages, units) if verdict is True else verdict
+
+
+def answered_part(claim: str, question: str) -> str:
+    """The part of a compound question (rag.text.split_question) that shares the most words with
+    the claim; the whole question when it has one part or the claim matches two alike. "What
+    funds has X organised, and how many projects?": a claim giving the funds answers the first
+    part, so the second part's count check must not turn it into the project count."""
+    parts = split_question(question)
+    if len(parts) < 2:
+        return question
+    claimed = content_words(claim)
+    shared = [len(claimed & content_words(part)) for part in parts]
+    best = max(shared)
+    return parts[shared.index(best)] if shared.count(best) == 1 else question

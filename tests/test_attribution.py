@@ -71,6 +71,18 @@ def test_a_count_must_count_what_was_asked():
     assert attribution.check_count("Five.", "How many boats are there?", [text]) is True
 
 
+def test_each_claim_of_a_compound_question_is_checked_against_the_part_it_answers():
+    """The amount answers "what funds"; only a claim answering "how many projects" must be a count."""
+    text = "Since 2015, the city has given 120 million dollars in funds, the implementation of water project 35."
+    q = "What funds has the city given, and how many projects?"
+    assert attribution.answered_part("The city has given 120 million dollars in funds.", q) == "What funds has the city given?"
+    assert attribution.review("The city has given 120 million dollars in funds.", q, [text]) is True
+    assert attribution.review("The city has run 35 projects.", q, [text]) is True
+    verdict = attribution.review("The projects got 120 million dollars.", q, [text])
+    assert span(verdict, [text]) == "the implementation of water project 35."
+    assert attribution.answered_part("The city.", "Who led X, and who led Y?") == "Who led X, and who led Y?"
+
+
 def test_a_number_with_a_thousands_separator_stays_in_one_clause():
     """ "100,000" is one number: a comma inside it does not end the clause that counts."""
     text = "The king organized around 100,000 soldiers (10 tumens), his generals and some of his sons."
