@@ -85,10 +85,18 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 _COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)
 
 
+_QUESTION_WORD = re.compile(r"^\s*(who|whom|whose|what|when|where|which|how|why)\b", re.IGNORECASE)
+
+
 def split_question(question: str, most: int = 3) -> list[str]:
-    """ "Who led X, and who led Y?" -> ["Who led X?", "Who led Y?"]; anything else stays whole."""
+    """ "Who led X, and who led Y?" -> ["Who led X?", "Who led Y?"]; anything else stays whole.
+    Without a comma before "and", the first part must open with a question word: "The Rhine Gorge
+    is between Koblenz and what other city?" joins two places inside one question."""
     parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
     if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
+        return [question]
+    joins = [m.group() for m in _COMPOUND.finditer(question)]
+    if not _QUESTION_WORD.match(parts[0]) and not all(j.startswith(",") for j in joins):
         return [question]
     return [p[0].upper() + p[1:] + "?" for p in parts]
 

@@ -72,6 +72,10 @@ def test_compound_questions_split_into_parts_that_stand_alone():
     assert split_question("Who led X to Y, and who led Z to W?") == ["Who led X to Y?", "Who led Z to W?"]
     assert split_question("Who met Ann and Bob?") == ["Who met Ann and Bob?"]
     assert split_question("What and why?") == ["What and why?"]
+    assert split_question("The gorge is between Koblenz and what other city?") == [
+        "The gorge is between Koblenz and what other city?"
+    ]
+    assert split_question("Name the mayor of X, and who led Y?") == ["Name the mayor of X?", "Who led Y?"]
 
 
 def test_misspelled_names_are_corrected_from_the_articles_vocabulary(tmp_path):
