@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.text import REFUSAL
+from rag.text import REFUSAL, split_question
 from rag.types import Hit
 
 SYSTEM = f"""You answer questions about news articles using only the numbered passages given with the question.
@@ -49,7 +49,13 @@ def prefix_messages() -> list[dict]:
 
 
 def answer_messages(question: str, hits: Sequence[Hit]) -> list[dict]:
-    return [*prefix_messages(), {"role": "user", "content": f"{passages_block(hits)}\n\nQuestion: {question}"}]
+    """The prefix, then the passages and the question; a compound question (rag.text.split_question)
+    also lists its parts, which the small model otherwise often answers one of."""
+    parts = split_question(question)
+    asked = f"Question: {question}"
+    if len(parts) > 1:
+        asked += "\nAnswer each part: " + " ".join(parts)
+    return [*prefix_messages(), {"role": "user", "content": f"{passages_block(hits)}\n\n{asked}"}]
 
 
 def condense_messages(question: str, history: Sequence[tuple[str, str]]) -> list[dict]:

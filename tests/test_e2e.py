@@ -93,6 +93,14 @@ def test_a_compound_question_is_answered_once_from_both_articles(engine):
     assert all(_quote_in_source(c) for c in a.citations)
 
 
+def test_both_parts_of_a_compound_question_are_answered(engine):
+    """The amount and the count, each cited: the parts are listed to the model, and the amount is
+    not taken for an answer to "how many"."""
+    a = engine.answer("What funds has Zhejiang organised for Qinghai, and how many projects?")
+    assert "848 million" in a.text and "221" in a.text
+    assert all(_quote_in_source(c) for c in a.citations)
+
+
 def _source_text(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()

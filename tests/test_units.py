@@ -78,6 +78,19 @@ def test_compound_questions_split_into_parts_that_stand_alone():
     assert split_question("Name the mayor of X, and who led Y?") == ["Name the mayor of X?", "Who led Y?"]
 
 
+def test_a_compound_question_lists_its_parts_in_the_prompt():
+    from rag.prompt import answer_messages, prefix_messages
+
+    hits = [Hit(chunk("a"), 0.1, 0.5)]
+    compound = answer_messages("What funds has X given, and how many projects?", hits)
+    assert compound[:-1] == prefix_messages()  # the cached prefix is unchanged
+    assert compound[-1]["content"].endswith(
+        "Question: What funds has X given, and how many projects?\n"
+        "Answer each part: What funds has X given? How many projects?"
+    )
+    assert answer_messages("What funds has X given?", hits)[-1]["content"].endswith("Question: What funds has X given?")
+
+
 def test_misspelled_names_are_corrected_from_the_articles_vocabulary(tmp_path):
     from rag.retrieve import Bm25Index
     from rag.types import Chunk
