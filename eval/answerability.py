@@ -105,7 +105,7 @@ def shares(given: list[dict], asked: dict) -> dict:
 
 
 def extractive(rows: list[dict], scores: list[float], asked: dict, t: float = 0.35) -> dict:
-    """The fallback when the model refuses (`min_extractive`): `collect` lets every verified
+    """The fallback when verification drops the model's answer (`min_extractive`): `collect` lets every verified
     fallback through, so each threshold e can be simulated. Model answers are kept at `t`."""
     out = {}
     for e in (None, 0.35, 0.45, 0.55, 0.65, 0.75):

@@ -131,13 +131,18 @@ def test_the_engine_reranks_candidates_and_reports_the_score(engine):
 
 
 @pytest.mark.e2e
-def test_when_the_model_refuses_the_reader_quotes_the_sentence_that_answers(engine):
-    """A generator that always refuses stands in for the LLM (the fallback's logic is under test;
-    the store, embedder and reader are real): the answer is the sentence holding the reader's
-    span, cited and verified."""
+def test_when_verification_drops_the_models_answer_the_reader_quotes_the_sentence_that_answers(engine):
+    """Stand-in generators for the LLM (the fallback's logic is under test; the store, embedder
+    and reader are real). One answers with an amount no passage states: verification drops it
+    and the answer is the sentence holding the reader's span, cited and verified. One refuses:
+    the model's own refusal stands."""
     from conftest import QINGHAI
 
     from rag.text import REFUSAL
+
+    class Invents:
+        def stream(self, question, hits, settings):
+            yield "Zhejiang has given Qinghai 999 million yuan [1]."
 
     class Refuses:
         def stream(self, question, hits, settings):
@@ -145,16 +150,19 @@ def test_when_the_model_refuses_the_reader_quotes_the_sentence_that_answers(engi
 
     backend = engine.settings.backend
     kept = engine._generators.get(backend)
-    engine._generators[backend] = Refuses()
+    question = "How much aid money has Zhejiang given Qinghai since 2010?"
     try:
-        question = "How much aid money has Zhejiang given Qinghai since 2010?"
+        engine._generators[backend] = Invents()
         a = engine.answer(question, read=True, min_extractive=1e-6)
         off = engine.answer(question, read=True, min_extractive=0.0)
+        engine._generators[backend] = Refuses()
+        declined = engine.answer(question, read=True, min_extractive=1e-6)
     finally:
         engine._generators.pop(backend)
         if kept is not None:
             engine._generators[backend] = kept
     assert a.signals["extractive"] == 1.0 and not a.refused, a
-    assert "848 million" in a.text and a.text.endswith("[1].")
+    assert "848 million" in a.text and "999" not in a.text and a.text.endswith("[1].")
     assert [c.source.endswith(QINGHAI) for c in a.citations] == [True]
-    assert off.refused
+    assert off.refused and off.refused_by == "verification"
+    assert declined.refused and declined.refused_by == "model"
