@@ -173,7 +173,7 @@ def fallback(engine: Engine, turn: Turn) -> Turn:
     passage sentence that best matches the question) is offered instead, verified like any answer,
     but only when the evidence clearly answers this question. When the model itself said the
     passages do not answer, that stands: quoting the best-matching sentence then answered news
-    snippets about another year or another company with a topical sentence (four of news-noise's
+    snippets about another year or another company with a topical sentence (three of news-noise's
     fifty noise-only questions, none of them right)."""
     s = turn.settings
     if not (turn.checked.refused and turn.refused_by == "verification") or s.min_extractive <= 0:
