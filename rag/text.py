@@ -82,10 +82,9 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|what|when|where|which|how|why)\b)", re.IGNORECASE)
-
-
-_QUESTION_WORD = re.compile(r"^\s*(who|whom|whose|what|when|where|which|how|why)\b", re.IGNORECASE)
+_WH = "who|whom|what|when|where|which|how|why"
+_COMPOUND = re.compile(rf",?\s+and\s+(?=(?:{_WH})\b)", re.IGNORECASE)
+_QUESTION_WORD = re.compile(rf"^\s*(?:whose|{_WH})\b", re.IGNORECASE)
 
 
 def split_question(question: str, most: int = 3) -> list[str]:
@@ -95,8 +94,7 @@ def split_question(question: str, most: int = 3) -> list[str]:
     parts = [p.strip(" ,;?") for p in _COMPOUND.split(question)]
     if not 1 < len(parts) <= most or any(len(p.split()) < 3 for p in parts):
         return [question]
-    joins = [m.group() for m in _COMPOUND.finditer(question)]
-    if not _QUESTION_WORD.match(parts[0]) and not all(j.startswith(",") for j in joins):
+    if not _QUESTION_WORD.match(parts[0]) and not all(j.startswith(",") for j in _COMPOUND.findall(question)):
         return [question]
     return [p[0].upper() + p[1:] + "?" for p in parts]
 
