@@ -41,6 +41,8 @@ class Record:
     timings: dict = field(default_factory=dict)
     signals: dict = field(default_factory=dict)
     refused_by: str = ""
+    draft: str = ""
+    """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
 
 
 def corpus_engine(name: str, progress: bool = True, **overrides):
@@ -98,7 +100,7 @@ def run(name: str, split: str | None = "dev", limit: int | None = None, progress
                 gold_retrieved=(q.gold_doc in retrieved) if q.gold_doc else None,
                 timings=dict(a.timings),
                 signals=dict(a.signals),
-                refused_by=a.refused_by,
+                refused_by=a.refused_by, draft=a.draft,
             )
         )
     return summarize(name, records), records

@@ -55,6 +55,8 @@ class Result:
     refused_by: str = ""
     signals: dict = field(default_factory=dict)
     """What the answerability decision saw (rag.answerable), so a threshold can be replayed offline."""
+    draft: str = ""
+    """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
 
 
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
@@ -122,6 +124,7 @@ def score(q: Question, a) -> Result:
         gold_doc_cited=any(Path(c.source).name in gold for c in a.citations) if q.answerable and not a.refused else None,
         timings=dict(a.timings),
         refused_by=a.refused_by,
+        draft=a.draft,
         signals=dict(a.signals),
     )
 

@@ -60,7 +60,8 @@ class Turn:
     def answer(self) -> Answer:
         checked = self.checked or Verified(REFUSAL, (), True)
         return Answer(self.question, checked.text, checked.citations, checked.refused, tuple(self.hits),
-                      self.timings, self.searched, self.signals, self.refused_by if checked.refused else "")
+                      self.timings, self.searched, self.signals, self.refused_by if checked.refused else "",
+                      self.draft)
 
 
 Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]

@@ -123,6 +123,9 @@ class Answer:
     not look like it answers this question), "constraints" (the cited evidence does not state
     a year, number or name the question fixes, or the answer is not of the asked type) or
     "reader" (the reader gives every cited passage less than `min_reader`); "" for an answer."""
+    draft: str = ""
+    """The model's text as generated, before verification: what the checks were given, so they
+    can be replayed on it without the model (eval.replay)."""
 
     @property
     def why_refused(self) -> str:

@@ -116,3 +116,27 @@ def test_the_fallback_simulation_gives_a_fallback_only_at_or_above_its_threshold
                              "unanswerable_refused": 1.0, "fallbacks_given": 0}
     assert out["e=0.45"]["fallbacks_given"] == 1 and out["e=0.45"]["answerable_contains_gold"] == 1.0
     assert out["e=0.35"]["fallbacks_given"] == 2 and out["e=0.35"]["unanswerable_refused"] == 0.0
+
+
+def test_a_replay_checks_the_recorded_drafts_without_the_model(engine, tmp_path):
+    """`rag eval --replay`: generation gives back each question's recorded drafts in the order
+    they were asked, everything else runs for real (store, embedder, verification, checks)."""
+    import pytest
+
+    import rag.engine
+    from eval.replay import replaying
+
+    q = "How much aid money has Zhejiang given Qinghai since 2010?"
+    drafts = ["Zhejiang has given Qinghai 848 million yuan [1].", "Zhejiang has given Qinghai 999 million yuan [1]."]
+    (tmp_path / "report.json").write_text(json.dumps({"results": [{"question": q, "draft": d} for d in drafts]}))
+    steps = rag.engine.STEPS
+    with replaying(tmp_path):
+        first, second = engine.answer(q), engine.answer(q)
+        with pytest.raises(KeyError, match="no recorded draft"):
+            engine.answer(q)
+    assert rag.engine.STEPS is steps
+    assert not first.refused and "848 million yuan" in first.text and first.draft == drafts[0]
+    assert second.refused and second.refused_by == "verification" and second.draft == drafts[1]
+    (tmp_path / "report.json").write_text(json.dumps({"results": [{"question": q, "answer": "x"}]}))
+    with pytest.raises(ValueError, match="no `draft`"), replaying(tmp_path):
+        pass

@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")
     ev.add_argument("--compare", type=Path, help="an earlier report.json to compare with")
     ev.add_argument("--gate", action="store_true", help="exit 1 when below the quality thresholds")
+    ev.add_argument(
+        "--replay", type=Path, metavar="RUN",
+        help="an earlier run's --out folder: its recorded model drafts stand in for the model, so only "
+        "retrieval and the checks run (eval/replay.py)",
+    )
     ev.set_defaults(run=cmd_eval)
     return p
 
@@ -213,6 +218,15 @@ def cmd_ui(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
+    if args.replay:
+        from eval.replay import replaying
+
+        with replaying(args.replay):
+            return _eval(args, settings)
+    return _eval(args, settings)
+
+
+def _eval(args, settings: Settings) -> int:
     from eval.public import PUBLIC_SETS
     from eval.public import main as public_main
     from eval.run import main as eval_main

@@ -1,0 +1,75 @@
+"""The checks replayed on recorded drafts: `rag eval --replay RUN_DIR` runs a set as usual, every
+step of the answer path for real except generation, which gives back the text the model wrote
+for the same question in the recorded run (each record's `draft`).
+
+Why: the bundled model's answer to a question depends on the question asked before it (llama.cpp
+reuses the prompt state it holds), so two real runs differ in a few answers whatever changed.
+A change to retrieval's cut-off, verification or the checks after generation is measured
+exactly on the same drafts, in seconds a question instead of the model's time. A change that
+alters the passages or the prompt needs a real run: the recorded draft answered other passages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def recorded(run: Path) -> dict[str, deque[tuple[str, str]]]:
+    """question -> its recorded (draft, searched) pairs in the order they were asked. `run` is a
+    report folder (every *.json in it, by name: news-noise before news-positive, as they run)
+    or one report file."""
+    files = sorted(run.glob("*.json")) if run.is_dir() else [run]
+    out: dict[str, deque[tuple[str, str]]] = defaultdict(deque)
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for r in data.get("records") or data.get("results") or []:
+            if "draft" not in r:
+                raise ValueError(f"{path}: records have no `draft` (recorded before drafts were kept): run the set again")
+            out[r["question"]].append((r["draft"], r.get("searched", "")))
+    if not out:
+        raise ValueError(f"{run}: no recorded answers found")
+    return out
+
+
+@contextmanager
+def replaying(run: Path) -> Iterator[None]:
+    """While open, every engine answers with the recorded drafts of `run` instead of the model.
+    A question the recording does not hold raises (a replay that quietly asked the model would
+    mix the two)."""
+    import rag.engine
+    from rag import steps
+
+    drafts = recorded(run)
+
+    def take(turn: steps.Turn) -> tuple[str, str]:
+        queue = drafts.get(turn.question)
+        if not queue:
+            raise KeyError(f"no recorded draft left for {turn.question!r}")
+        return queue[0]
+
+    def condense(engine, turn):
+        searched = take(turn)[1]
+        if turn.pairs and searched:  # a follow-up: its recorded rewrite, not another call of the model
+            turn.searched = searched
+            return turn
+        return steps.condense(engine, turn)
+
+    def generate(engine, turn):
+        draft, _ = drafts[turn.question].popleft()
+        turn.timings.setdefault("first_token_s", 0.0)
+        turn.draft = draft
+        yield draft
+        return turn
+
+    condense.__name__, generate.__name__ = "condense", "generate"
+    replaced = {steps.condense: condense, steps.generate: generate}
+    original = rag.engine.STEPS
+    rag.engine.STEPS = tuple(replaced.get(step, step) for step in original)
+    try:
+        yield
+    finally:
+        rag.engine.STEPS = original
