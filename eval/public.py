@@ -137,10 +137,9 @@ def summarize(name: str, records: list[Record]) -> dict:
 VERDICTS = corpora.SETS_DIR / "papers-verdicts.jsonl"
 
 
-def papers_verdicts(records: list[Record], path: Path = VERDICTS) -> dict:
-    """Shares of right / partly / wrong / refused by a person's reading, for the answers that
-    were read (a verdict holds for one exact answer text), and how often the automatic proxy
-    (similarity >= 0.6 means right or partly) agrees with the reading."""
+def load_verdicts(path: Path) -> dict[tuple[str, str], str]:
+    """(id, exact answer text) -> a person's verdict (right, partly, wrong, refused); empty when
+    the file does not exist."""
     if not path.exists():
         return {}
     read = {}
@@ -148,6 +147,16 @@ def papers_verdicts(records: list[Record], path: Path = VERDICTS) -> dict:
         if line.strip():
             d = json.loads(line)
             read[(d["id"], d["answer"])] = d["verdict"]
+    return read
+
+
+def papers_verdicts(records: list[Record], path: Path = VERDICTS) -> dict:
+    """Shares of right / partly / wrong / refused by a person's reading, for the answers that
+    were read (a verdict holds for one exact answer text), and how often the automatic proxy
+    (similarity >= 0.6 means right or partly) agrees with the reading."""
+    read = load_verdicts(path)
+    if not read:
+        return {}
     verdicts = [(read.get((r.id, r.answer)), r) for r in records]
     judged = [(v, r) for v, r in verdicts if v]
     if not judged:

@@ -140,3 +140,26 @@ def test_a_replay_checks_the_recorded_drafts_without_the_model(engine, tmp_path)
     (tmp_path / "report.json").write_text(json.dumps({"results": [{"question": q, "answer": "x"}]}))
     with pytest.raises(ValueError, match="no `draft`"), replaying(tmp_path):
         pass
+
+
+def test_news_answers_are_counted_by_their_reading_and_an_unread_answer_is_shown(tmp_path):
+    from eval.news_noise import reading
+    from eval.public import Record
+
+    path = tmp_path / "verdicts.jsonl"
+    path.write_text("\n".join(json.dumps(d) for d in [
+        {"id": "positive-1", "verdict": "right", "answer": "Liu Yifei [1]."},
+        {"id": "positive-2", "verdict": "wrong", "answer": "Bruce Gowers [1]."},
+        {"id": "noise-1", "verdict": "right", "answer": "Liu Yifei [1]."},
+    ]))
+    positive = [
+        Record("1", "q", True, "Liu Yifei [1].", False, False),   # read right: scorer wanted "Yifei Liu"
+        Record("2", "q", True, "Bruce Gowers [1].", False, False),  # read wrong
+        Record("3", "q", True, "Bryan Singer [1].", False, True),   # right by the scorer, not read
+        Record("4", "q", True, "Gal Gadot [1].", False, False),     # an answer nobody read
+        Record("5", "q", True, "The articles don't say.", True, False),
+    ]
+    assert reading("positive", positive, path) == {
+        "read_right": 1, "read_partly": 0, "read_wrong": 1, "unread": 1, "right_by_reading": 0.4}
+    noise = [Record("1", "q", False, "Liu Yifei [1].", False, False), Record("2", "q", False, "x", True, True)]
+    assert reading("noise", noise, path) == {"read_right": 1, "read_partly": 0, "read_wrong": 0, "unread": 0}
