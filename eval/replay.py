@@ -29,7 +29,7 @@ def recorded(run: Path) -> dict[str, deque[tuple[str, str]]]:
         for r in data.get("records") or data.get("results") or []:
             if "draft" not in r:
                 raise ValueError(f"{path}: records have no `draft` (recorded before drafts were kept): run the set again")
-            out[r["question"]].append((r["draft"], r.get("searched", "")))
+            out[r["question"].strip()].append((r["draft"], r.get("searched", "")))  # as the engine strips it
     if not out:
         raise ValueError(f"{run}: no recorded answers found")
     return out
