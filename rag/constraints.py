@@ -250,9 +250,20 @@ _RELATIVE = re.compile(
 )
 
 
+def _new_name(run: list[str], asked: frozenset[str]) -> bool:
+    """Is this run of capitalised words a name the question does not hold? A run with no word
+    of the question is; one that adds to the question's name is when it adds two words or more
+    ("Vanguard CEO Tim Buckley", "Party Secretary Wang Guosheng"), not when it adds one: a
+    heading or title built on the question's own name ("2017 Walter Camp Award Semifinalist"
+    for the award's winner) names nobody."""
+    words = [_fold(w) for w in run]
+    left = [w for w in words if w not in asked]
+    return len(left) == len(words) or len(left) >= 2
+
+
 def answer_type_ok(question: str, answer: str) -> bool:
     """A when-question's answer holds an absolute date (a year, or a month with a day) and no
-    relative one; a who-question's answer holds a name that is not in the question."""
+    relative one; a who-question's answer holds a name that is not in the question (_new_name)."""
     text = strip_markers(answer)
     if _WHEN.search(question):
         year = re.search(r"\b\d{3,4}\b", text)  # a year of any era
@@ -260,6 +271,6 @@ def answer_type_ok(question: str, answer: str) -> bool:
         return absolute and not (_RELATIVE.search(text) and not year)
     if _WHO.search(question):
         asked = _words(question)
-        return any(not {_fold(w) for w in run} <= asked for run in _name_runs(text))
+        return any(_new_name(run, asked) for run in _name_runs(text))
     return True
 

@@ -56,6 +56,15 @@ def test_the_answer_must_be_of_the_asked_type():
     assert answer_type_ok("How much did Zhejiang give?", "848 million yuan [1].")  # not a type it checks
 
 
+def test_a_heading_built_on_the_questions_name_is_no_who_answer_a_title_before_a_name_is():
+    q = "Who is the Walter Camp Award winner in 2017?"
+    assert not answer_type_ok(q, "2017 Walter Camp Award Semifinalist [1].")
+    assert answer_type_ok(q, "Baker Mayfield won the 2017 Walter Camp Award [1].")
+    assert answer_type_ok("Who is the new CEO of Vanguard?", "Vanguard CEO Tim Buckley [1].")
+    assert answer_type_ok("Who headed the party delegation from Qinghai?", "The provincial Party Secretary Wang Guosheng [1].")
+    assert answer_type_ok("Who directed Avatar?", "Cameron [1].")
+
+
 def test_a_name_counts_anywhere_in_the_cited_article_a_year_only_beside_the_answer():
     citations, hits = _cited("Since 2010 the province gave 848 million yuan.", "Since 2010 the province gave 848 million yuan.")
     article = frozenset({"zhejiang", "qinghai", "2009"})
