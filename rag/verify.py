@@ -57,10 +57,13 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
 
-# Questions that only a number (or a date) can answer.
+# Questions that only a number (or a date) can answer: how much/many, when, and "what is/was the
+# <quantity>" with the quantity nouns of news (revenue, price, score...), also after an owner
+# ("What was Tesla's revenue", "What is the annual budget").
 _WANTS_NUMBER = re.compile(
-    r"^\s*(and\s+)?(how (much|many|long|old|far|big|large)|what (is|was|were) the (population|number|"
-    r"amount|cost|budget|price|total|size|value)|what did .* cost|in (what|which) year|when\b|"
+    r"^\s*(and\s+)?(how (much|many|long|old|far|big|large)|what (is|was|were|are) (the|[\w.&-]+['’]s?) (\w+ )?"
+    r"(population|number|amount|cost|budget|price|total|size|value|revenue|income|profit|sales|salary|height|"
+    r"weight|score|rate)\b|what did .* cost|in (what|which) year|when\b|"
     r"on (what|which) (date|day)s?|what (date|year))",
     re.IGNORECASE,
 )

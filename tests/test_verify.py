@@ -162,6 +162,11 @@ def test_a_year_is_not_an_amount():
     assert answers_question("How much did Zhejiang give Qinghai?", "Since 2010, 848 million yuan [1].")
     assert answers_question("When did the aid start?", "Since 2010 [1].")
     assert not answers_question("How many people came?", "They came in March [1].")
+    # "What was <owner>'s <quantity>": a number, as for "what was the <quantity>".
+    assert not answers_question("What was Tesla's revenue in Q3 2019?", "And let's look into Tesla Revenue by Segment data here [1].")
+    assert answers_question("What was Tesla's revenue in Q3 2019?", "$6.3 billion [1].")
+    assert not answers_question("What are the total number of votes?", "Votes are allocated to parties [1].")
+    assert answers_question("What was Tesla's strategy?", "Selling more cars [1].")  # no quantity asked
 
 
 def test_a_model_refusal_is_told_from_an_answer_verification_rejects():
