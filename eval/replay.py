@@ -44,25 +44,23 @@ def replaying(run: Path) -> Iterator[None]:
     from rag import steps
 
     drafts = recorded(run)
+    taken: dict[int, str] = {}  # id(turn) -> its draft, taken at the first step: a turn that
+    # stops before generation (the similarity cut-off) still uses up its recorded answer
 
-    def take(turn: steps.Turn) -> tuple[str, str]:
+    def condense(engine, turn):
         queue = drafts.get(turn.question)
         if not queue:
             raise KeyError(f"no recorded draft left for {turn.question!r}")
-        return queue[0]
-
-    def condense(engine, turn):
-        searched = take(turn)[1]
+        taken[id(turn)], searched = queue.popleft()
         if turn.pairs and searched:  # a follow-up: its recorded rewrite, not another call of the model
             turn.searched = searched
             return turn
         return steps.condense(engine, turn)
 
     def generate(engine, turn):
-        draft, _ = drafts[turn.question].popleft()
+        turn.draft = taken.pop(id(turn))
         turn.timings.setdefault("first_token_s", 0.0)
-        turn.draft = draft
-        yield draft
+        yield turn.draft
         return turn
 
     condense.__name__, generate.__name__ = "condense", "generate"
