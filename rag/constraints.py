@@ -24,7 +24,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.text import MONTHS, STOPWORDS, has_month, months, number_values, strip_markers
+from rag.attribution import answered_part
+from rag.text import (
+    MONTHS,
+    STOPWORDS,
+    has_month,
+    months,
+    number_values,
+    split_question,
+    split_sentences,
+    strip_markers,
+)
 from rag.types import Citation, Hit
 
 _YEAR = re.compile(r"(?<![\w.])(?<!\d,)(1[5-9]\d\d|20\d\d)(?!\w|[.,]\d)")
@@ -205,11 +215,14 @@ def unmet(
     citations: Sequence[Citation],
     hits: Sequence[Hit],
     articles: Callable[[str], frozenset[str]] | None = None,
+    answer: str = "",
 ) -> list[Constraint]:
     """The question's constraints that no cited sentence states (with its passage, title and,
     for names, its article's words from `articles(doc_id)`); every cited sentence is a place the
-    answer may rest on, so one that states it suffices."""
-    wanted = question_constraints(question)
+    answer may rest on, so one that states it suffices. With the `answer`, a compound question
+    asks only the constraints of the parts the answer answers (`asked`)."""
+    parts = asked(question, answer) if answer else [question]
+    wanted = list(dict.fromkeys(k for part in parts for k in question_constraints(part)))
     if not wanted or not citations:
         return []
     by_id = {h.chunk.id: h for h in hits}
@@ -222,6 +235,20 @@ def unmet(
     return [k for k in wanted if not any(stated(k, s, ctx, words) for s, ctx, words in places)]
 
 
+def asked(question: str, answer: str) -> list[str]:
+    """The parts of a compound question (rag.text.split_question) that the answer's sentences
+    answer (rag.attribution.answered_part), or the whole question. An answer to one part is held to
+    that part's constraints, not to the names of a part it leaves alone: "Who led the delegation
+    to Naqu, and who led the delegation from Qinghai to Zhejiang?" answered for Naqu alone need not
+    state Qinghai where it cites the Naqu article."""
+    every = split_question(question)
+    if len(every) < 2:
+        return [question]
+    text = strip_markers(answer)
+    parts = {answered_part(text[s:e], question) for s, e in split_sentences(text)}
+    return [question] if question in parts or len(parts) in (0, len(every)) else [p for p in every if p in parts]
+
+
 def signals(
     question: str,
     answer: str,
@@ -232,7 +259,7 @@ def signals(
     """What the constraints step decides on, kept with every answer: `unmet`, how many of the
     question's constraints no cited place states; `type_ok`, 1.0 when the answer is of the asked type."""
     return {
-        "unmet": float(len(unmet(question, citations, hits, articles))),
+        "unmet": float(len(unmet(question, citations, hits, articles, answer))),
         "type_ok": float(answer_type_ok(question, answer)),
     }
 

@@ -1,6 +1,6 @@
 """A question's constraints, checked where its answer is cited (rag.constraints): pure logic."""
 
-from rag.constraints import answer_type_ok, question_constraints, stated, unmet
+from rag.constraints import answer_type_ok, asked, question_constraints, stated, unmet
 from rag.types import Chunk, Citation, Hit
 
 
@@ -143,3 +143,16 @@ def test_a_month_counts_like_a_year_beside_the_answer():
     assert stated(march, "Leeds won the final.", "Published Mar 4, 2021")
     assert not stated(march, "Leeds won on April 3.", "Published March 4, 2021")
     assert kinds("Who won in May 2020?")[:2] == [("year", "2020"), ("month", "5")]
+
+
+def test_an_answer_to_one_part_of_a_compound_question_is_held_to_that_parts_constraints():
+    q = "Who led the delegation to Naqu, and who led the delegation from Qinghai to Zhejiang?"
+    one = "The delegation led by Vice Governor Zhu Congjiu came to Naqu [1]."
+    both = one + " Party Secretary Wang Guosheng led the delegation from Qinghai to Zhejiang [2]."
+    assert asked(q, one) == ["Who led the delegation to Naqu?"]
+    assert asked(q, both) == [q]
+    assert asked("Who led the delegation to Naqu?", one) == ["Who led the delegation to Naqu?"]
+    citations, hits = _cited(one, one, "Naqu visit")
+    assert unmet(q, citations, hits, answer=one) == []
+    assert [c.text for c in unmet(q, citations, hits)] == ["Qinghai", "Zhejiang"]  # the whole question's
+    assert [c.text for c in unmet(q, citations, hits, answer=both)] == ["Qinghai", "Zhejiang"]
