@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag import attribution
-from rag.answerable import adds_information
+from rag.answerable import adds_information, coverage
 from rag.text import (
     MARKER,
     REFUSAL,
@@ -129,6 +129,8 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         supporting = [i for i in valid if scores[i] is not None and scores[i] >= top - _CLOSE]
         if not supporting and top is not None:
             supporting = [scores.index(top)]
+        if question and supporting:
+            supporting = _on_question(claim, question, hits, scores, supporting)
         if not supporting:
             supporting = _joint_support(claim, hits)
         if not supporting:
@@ -199,6 +201,25 @@ def _joint_support(claim: str, hits: Sequence[Hit]) -> list[int]:
         best = max(range(len(hits)), key=lambda i: -1.0 if scores[i] is None else scores[i])
         chosen.append(best)
     return sorted(set(chosen))
+
+
+def _on_question(claim: str, question: str, hits: Sequence[Hit], scores: list, chosen: list[int]) -> list[int]:
+    """A bare answer ("Beijing") is borne out by many sentences, and the one the model cited may
+    show nothing of what was asked ("Beijing, China, 2008."). When no chosen passage's best
+    sentence shares a word with the question, cite instead the passage, backing the claim as well
+    (within _CLOSE of the best), whose best sentence holds most of the question ("Beijing was
+    elected as the host city for the 2008 Summer Olympics")."""
+
+    def shown(i: int) -> float:
+        start, end = best_sentence(claim, hits[i].chunk.text)
+        return coverage(question, hits[i].chunk.text[start:end])
+
+    if any(shown(i) > 0 for i in chosen):
+        return chosen
+    top = max(x for x in scores if x is not None)
+    others = [i for i, x in enumerate(scores) if x is not None and x >= top - _CLOSE and i not in chosen]
+    best = max(others, key=shown, default=None)
+    return [best] if best is not None and shown(best) > 0 else chosen
 
 
 def best_sentence(claim: str, passage: str) -> tuple[int, int]:

@@ -174,3 +174,14 @@ def test_a_model_refusal_is_told_from_an_answer_verification_rejects():
     assert not refuses("Zhejiang gave 848 million yuan [1]. Other figures are not mentioned.")
     unsupported = "Zhejiang gave 999 million yuan [1]."
     assert not refuses(unsupported) and verify(unsupported, [hit(ARTICLE)]).refused
+
+
+def test_a_bare_answer_is_cited_where_the_passage_shows_what_was_asked():
+    bare = hit("Beijing, China, 2008. A devastating earthquake struck in the months before.", cid="c0")
+    hosted = hit("Beijing was elected as the host city for the 2008 Summer Olympic Games in 2001.", cid="c1")
+    question = "Which city hosted the Olympic Games in 2008?"
+    v = verify("Beijing [1].", [bare, hosted], question=question)
+    assert not v.refused and v.text == "Beijing [1]." and v.citations[0].chunk_id == "c1"
+    # a cited sentence that does show the question's words is kept as the model cited it
+    shown = hit("In 2008 the Olympic Games were held in Beijing, China.", cid="c2")
+    assert verify("Beijing [1].", [shown, hosted], question=question).citations[0].chunk_id == "c2"
