@@ -203,7 +203,9 @@ def _joint_support(claim: str, hits: Sequence[Hit]) -> list[int]:
     return sorted(set(chosen))
 
 
-def _on_question(claim: str, question: str, hits: Sequence[Hit], scores: list, chosen: list[int]) -> list[int]:
+def _on_question(
+    claim: str, question: str, hits: Sequence[Hit], scores: Sequence[float | None], chosen: list[int]
+) -> list[int]:
     """A bare answer ("Beijing") is borne out by many sentences, and the one the model cited may
     show nothing of what was asked ("Beijing, China, 2008."). When no chosen passage's best
     sentence shares a word with the question, cite instead the passage, backing the claim as well
