@@ -220,9 +220,8 @@ def unmet(
     """The question's constraints that no cited sentence states (with its passage, title and,
     for names, its article's words from `articles(doc_id)`); every cited sentence is a place the
     answer may rest on, so one that states it suffices. With the `answer`, a compound question
-    asks only the constraints of the parts the answer answers (`asked`)."""
-    parts = asked(question, answer) if answer else [question]
-    wanted = list(dict.fromkeys(k for part in parts for k in question_constraints(part)))
+    asks only the constraints of the parts the answer answers (`asked`; without, the whole's)."""
+    wanted = list(dict.fromkeys(k for part in asked(question, answer) for k in question_constraints(part)))
     if not wanted or not citations:
         return []
     by_id = {h.chunk.id: h for h in hits}

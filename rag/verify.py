@@ -130,7 +130,7 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         if not supporting and top is not None:
             supporting = [scores.index(top)]
         if question and supporting:
-            supporting = _on_question(claim, question, hits, scores, supporting)
+            supporting = _on_question(claim, question, hits, scores, top, supporting)
         if not supporting:
             supporting = _joint_support(claim, hits)
         if not supporting:
@@ -204,7 +204,7 @@ def _joint_support(claim: str, hits: Sequence[Hit]) -> list[int]:
 
 
 def _on_question(
-    claim: str, question: str, hits: Sequence[Hit], scores: Sequence[float | None], chosen: list[int]
+    claim: str, question: str, hits: Sequence[Hit], scores: Sequence[float | None], top: float, chosen: list[int]
 ) -> list[int]:
     """A bare answer ("Beijing") is borne out by many sentences, and the one the model cited may
     show nothing of what was asked ("Beijing, China, 2008."). When no chosen passage's best
@@ -218,10 +218,9 @@ def _on_question(
 
     if any(shown(i) > 0 for i in chosen):
         return chosen
-    top = max(x for x in scores if x is not None)
-    others = [i for i, x in enumerate(scores) if x is not None and x >= top - _CLOSE and i not in chosen]
-    best = max(others, key=shown, default=None)
-    return [best] if best is not None and shown(best) > 0 else chosen
+    others = {i: shown(i) for i, x in enumerate(scores) if x is not None and x >= top - _CLOSE and i not in chosen}
+    best = max(others, key=others.__getitem__, default=None)
+    return [best] if best is not None and others[best] > 0 else chosen
 
 
 def best_sentence(claim: str, passage: str) -> tuple[int, int]:
