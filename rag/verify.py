@@ -105,6 +105,7 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         return Verified(REFUSAL, (), True)
     text = _tidy(answer)
     sentences = [text[s:e] for s, e in split_sentences(text)]
+    asked = frozenset(re.findall(r"[\w'’-]+", question.lower()))
 
     kept: list[tuple[str, list[tuple[int, int, int]]]] = []  # claim, [(hit, sent_start, sent_end)]
     dropped: list[str] = []
@@ -122,7 +123,7 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
             dropped.append(claim)  # restates the question: not an answer
             continue
         valid = [n - 1 for n in dict.fromkeys(cited) if 1 <= n <= len(hits)]
-        scores = [support(claim, _passage(h)) for h in hits]
+        scores = [support(claim, _passage(h), asked) for h in hits]
         top = max((x for x in scores if x is not None), default=None)
         # Keep the model's own citations unless another passage backs the claim much better
         # (a passage sharing a third of the words is support, but not the source).
@@ -167,20 +168,25 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
     return Verified(" ".join(parts), tuple(citations), False, tuple(dropped))
 
 
-def support(claim: str, passage: str) -> float | None:
+def support(claim: str, passage: str, asked: frozenset[str] = frozenset()) -> float | None:
     """Share of the claim's content words found in the passage, or None when the passage lacks
-    one of the claim's numbers or names (then it cannot be the claim's source)."""
+    one of the claim's numbers or names (then it cannot be the claim's source). A name the claim
+    restates from the question (`asked`: its lower-cased words) is not required (the constraints
+    step holds the question's names to where the answer is cited, with its own spelling rules),
+    but only names the passage holds anchor the claim to it."""
     wanted_numbers = number_values(claim)
     if not wanted_numbers <= number_values(passage, months=has_month(claim)):
         return None
     flat = normalise(passage)
-    if any(name not in flat for name in names(claim)):
+    claim_names = names(claim)
+    found = {name for name in claim_names if name in flat}
+    if claim_names - found - asked:
         return None
     words = content_words(claim)
     if not words:
         return 1.0 if wanted_numbers else None
     overlap = len(words & content_words(passage)) / len(words)
-    anchored = bool(wanted_numbers or names(claim))
+    anchored = bool(wanted_numbers or found)
     return overlap if overlap >= (0.3 if anchored else 0.6) else None
 
 

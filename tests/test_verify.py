@@ -185,3 +185,17 @@ def test_a_bare_answer_is_cited_where_the_passage_shows_what_was_asked():
     # a cited sentence that does show the question's words is kept as the model cited it
     shown = hit("In 2008 the Olympic Games were held in Beijing, China.", cid="c2")
     assert verify("Beijing [1].", [shown, hosted], question=question).citations[0].chunk_id == "c2"
+
+
+def test_a_name_restated_from_the_question_is_not_required_in_the_passage():
+    oscars = hit("Joaquin Phoenix won Best Actor at the 92nd Academy Awards for his role in Joker.")
+    question = "Who won Best Actor at the 92nd Academy Awards Ceremony?"
+    claim = "Joaquin Phoenix won Best Actor at the 92nd Academy Awards Ceremony [1]."
+    assert verify(claim, [oscars]).refused  # asked alone, "Ceremony" is a name the passage lacks
+    assert verify(claim, [oscars], question=question).text == claim
+    # the answer's own names are still required, and restated names do not anchor a claim to a
+    # passage that lacks them: it must then share most of its words
+    assert verify("Brad Pitt won Best Actor at the 92nd Academy Awards Ceremony [1].", [oscars], question=question).refused
+    talks = hit("Since 2010 both sides hoped that cooperation in development would keep deepening.")
+    fields = "Wang Guosheng hoped to deepen cooperation with Zhejiang in development and ecological security [1]."
+    assert verify(fields, [talks], question="Wang Guosheng hoped to deepen cooperation with Zhejiang in which fields?").refused
