@@ -2,7 +2,8 @@
 
 A small model cites wrongly, forgets to cite, and invents. So, claim by claim (sentence by
 sentence): markers that point at no passage are removed; a claim's numbers and names must all
-appear in a passage that it cites (else we look for one that does, among the passages given);
+appear in a passage that it cites (else we look for one that does, among the passages given),
+except the names it restates from the question, which the constraints step holds to that passage;
 a claim that nothing supports is dropped; if nothing is left the answer is a refusal. Each kept
 citation carries the sentence of the passage that best supports its claim, with its offsets.
 """
