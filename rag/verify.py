@@ -196,7 +196,8 @@ def _joint_support(claim: str, hits: Sequence[Hit]) -> list[int]:
     and B led Y [1][2]"). The parts are what "and" or ";" join, and each part that holds a name
     or number must be backed by one passage on its own, so facts from two articles cannot be
     glued inside one clause ("848 million yuan to Naqu" from an amount for Qinghai and a
-    sentence about Naqu)."""
+    sentence about Naqu). Here the question's names count too (no `asked`): "Naqu" restated from
+    the question must not be glued to Qinghai's amount either."""
     clauses = [c for c in re.split(r";\s*|,?\s+and\s+", claim) if names(c) or number_values(c)]
     if len(clauses) < 2:
         return []
