@@ -57,6 +57,7 @@ _NUMBER = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
+_ANY_CASE = re.compile(_CAPITALISED.pattern, re.IGNORECASE)
 
 
 def line_spans(text: str):
@@ -140,14 +141,25 @@ def _months(text: str) -> list[int]:
     return [MONTHS[w] for w in _WORD.findall(text.lower()) if w in MONTHS and w != "may"]
 
 
+def _name_word(word: str) -> str:
+    return re.sub(r"['’]s$", "", word).lower()
+
+
 def names(text: str) -> set[str]:
     """Capitalised words that are not ordinary sentence openers: the names a claim rests on."""
     out = set()
     for word in _CAPITALISED.findall(text):
-        w = re.sub(r"['’]s$", "", word).lower()
+        w = _name_word(word)
         if w not in STOPWORDS and w not in MONTHS and w not in _OPENERS and len(w) > 1:
             out.add(w)
     return out
+
+
+def name_words(text: str) -> frozenset[str]:
+    """Every word of `text` as `names` would spell it were it capitalised (lower case, no
+    possessive, cut where `names` cuts): what a claim's names can be looked up in, so that
+    "Tesla's" or "Pogačar" in the question meets the same name in the answer."""
+    return frozenset(_name_word(w) for w in _ANY_CASE.findall(text))
 
 
 def content_words(text: str) -> set[str]:

@@ -22,6 +22,7 @@ from rag.text import (
     content_words,
     ends_properly,
     has_month,
+    name_words,
     names,
     normalise,
     number_values,
@@ -106,7 +107,7 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
         return Verified(REFUSAL, (), True)
     text = _tidy(answer)
     sentences = [text[s:e] for s, e in split_sentences(text)]
-    asked = frozenset(re.findall(r"[\w'’-]+", question.lower()))
+    asked = name_words(question)
 
     kept: list[tuple[str, list[tuple[int, int, int]]]] = []  # claim, [(hit, sent_start, sent_end)]
     dropped: list[str] = []
@@ -172,7 +173,7 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
 def support(claim: str, passage: str, asked: frozenset[str] = frozenset()) -> float | None:
     """Share of the claim's content words found in the passage, or None when the passage lacks
     one of the claim's numbers or names (then it cannot be the claim's source). A name the claim
-    restates from the question (`asked`: its lower-cased words) is not required (the constraints
+    restates from the question (`asked`: its words, rag.text.name_words) is not required (the constraints
     step holds the question's names to where the answer is cited, with its own spelling rules),
     but only names the passage holds anchor the claim to it."""
     wanted_numbers = number_values(claim)
