@@ -165,9 +165,17 @@ def _verify(answer: str, hits: Sequence[Hit], question: str) -> Verified:
                 citations.append(_citation(numbers[ref], hits[ref[0]], ref[1], ref[2]))
             marks.append(f"[{numbers[ref]}]")
         body, end = (claim[:-1], claim[-1]) if claim[-1] in ".!?" else (claim, ".")
-        body = " ".join(body.split())  # a line break copied from a PDF passage is layout, not text
+        body = _sentence_case(" ".join(body.split()))  # a line break copied from a PDF passage is layout, not text
         parts.append(f"{body} {''.join(dict.fromkeys(marks))}{end}")
     return Verified(" ".join(parts), tuple(citations), False, tuple(dropped))
+
+
+def _sentence_case(text: str) -> str:
+    """A sentence starts with a capital: a quoted slice of a passage ("the provincial Party
+    Secretary Wang Guosheng ... led ...") or a bare answer ("musical") often does not. A first
+    word with a capital inside ("iPhone", "eBay") is a name and stays as written."""
+    first = text.split(" ", 1)[0]
+    return text[:1].upper() + text[1:] if first.islower() else text
 
 
 def support(claim: str, passage: str, asked: frozenset[str] = frozenset()) -> float | None:

@@ -211,3 +211,9 @@ def test_a_restated_name_is_read_as_the_claim_reads_names():
     stage = hit("The yellow jersey stayed with the Slovenian after the time trial in 2021.")
     claim = "Tadej Pogačar kept the yellow jersey in 2021 [1]."
     assert not verify(claim, [stage], question="Did Tadej Pogačar keep the yellow jersey in 2021?").refused
+
+
+def test_every_sentence_of_the_answer_starts_with_a_capital_unless_its_first_word_is_a_name():
+    show = hit("Critics loved the musical, and the iPhone app sold well.")
+    assert verify("musical [1].", [show], question="What did critics love?").text == "Musical [1]."
+    assert verify("iPhone app sold well [1].", [show]).text == "iPhone app sold well [1]."
