@@ -216,14 +216,21 @@ def review(claim: str, question: str, passages: Sequence[str]) -> Reattribution 
 
 
 def answered_part(claim: str, question: str) -> str:
-    """The part of a compound question (rag.text.split_question) that shares the most words with
-    the claim; the whole question when it has one part or the claim matches two alike. "What
-    funds has X organised, and how many projects?": a claim giving the funds answers the first
-    part, so the second part's count check must not turn it into the project count."""
+    """The part of a compound question (rag.text.split_question) whose words the claim covers
+    best (the share of the part's words, then their number); the whole question when it has one
+    part or the claim matches two alike. "What funds has X organised, and how many projects?": a
+    claim giving the funds answers the first part, so the second part's count check must not
+    turn it into the project count. A share, not a count: a short part ("and what were the
+    results?") is answered by a claim that names its one word ("The results were 57.4% ..."), even
+    when the claim repeats more words of a longer part ("PAL")."""
     parts = split_question(question)
     if len(parts) < 2:
         return question
     claimed = content_words(claim)
-    shared = [len(claimed & content_words(part)) for part in parts]
-    best = max(shared)
-    return parts[shared.index(best)] if shared.count(best) == 1 else question
+    scores = []
+    for part in parts:
+        words = content_words(part)
+        shared = len(claimed & words)
+        scores.append((shared / len(words) if words else 0.0, shared))
+    best = max(scores)
+    return parts[scores.index(best)] if best[1] and scores.count(best) == 1 else question

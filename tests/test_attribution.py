@@ -83,6 +83,16 @@ def test_each_claim_of_a_compound_question_is_checked_against_the_part_it_answer
     assert attribution.answered_part("The city.", "Who led X, and who led Y?") == "Who led X, and who led Y?"
 
 
+def test_a_claim_answers_the_part_whose_words_it_covers_not_the_longer_part():
+    """A short part is answered by a claim that holds its one word, though the claim repeats
+    more words of the longer part."""
+    q = "Which benchmarks were used to evaluate the PAL model, and what were the results?"
+    claim = "The results were 57.4% with the T5 model and 79.4% with the PAL model."
+    assert attribution.answered_part(claim, q) == "What were the results?"
+    first = "The benchmarks used to evaluate the PAL model were SVAMP and GSM8K."
+    assert attribution.answered_part(first, q) == "Which benchmarks were used to evaluate the PAL model?"
+
+
 def test_a_number_with_a_thousands_separator_stays_in_one_clause():
     """ "100,000" is one number: a comma inside it does not end the clause that counts."""
     text = "The king organized around 100,000 soldiers (10 tumens), his generals and some of his sons."
