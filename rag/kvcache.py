@@ -9,16 +9,35 @@ milliseconds.
 A restored state is only ever used for the tokens it was made from: llama-cpp-python compares
 them with each new prompt and keeps the part they share, re-reading the rest. The file is
 keyed by everything that shapes the state (model checksum, runtime version, context size, prefix
-text) and carries its own SHA-256, so a damaged or foreign file is rebuilt, never loaded.
+text) and carries its own SHA-256, so a damaged or foreign file is rebuilt, never loaded. A new
+prompt or setting makes a new file (13-20 MB): the folder keeps the `KEEP` last used, so
+upgrades do not pile them up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
 import os
 from pathlib import Path
+
+KEEP = 4
+"""Saved prefixes kept in the model folder, the most recently used first: one per prompt and
+context size in use (tests, a second `RAG_N_CTX`), and none from prompts long replaced."""
+
+
+def prune(folder: Path, keep: int = KEEP) -> list[Path]:
+    """Remove all but the `keep` most recently used saved prefixes (and their checksums) in
+    `folder`; returns what was removed. Use is the file's mtime: a load touches it."""
+    files = sorted(Path(folder).glob("prefix-*.kv"), key=lambda f: f.stat().st_mtime, reverse=True)
+    gone = []
+    for old in files[keep:]:
+        for path in (old, old.with_suffix(".sha256")):
+            path.unlink(missing_ok=True)
+        gone.append(old)
+    return gone
 
 
 class PrefixCache:
@@ -56,6 +75,8 @@ class PrefixCache:
             llm.reset()
             return False
         n = count.value
+        with contextlib.suppress(OSError):
+            os.utime(self.path)  # used: the last to be pruned
         llm.input_ids[:n] = tokens[:n]
         llm.n_tokens = n
         self.tokens = list(tokens[:n])
@@ -83,6 +104,7 @@ class PrefixCache:
             digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
             os.replace(tmp, self.path)
             self.path.with_suffix(".sha256").write_text(digest)
+            prune(self.path.parent)
         except OSError:
             pass  # a read-only model folder: the prefix is read again by the next process
         finally:

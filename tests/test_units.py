@@ -257,3 +257,23 @@ def test_an_engine_may_use_another_engines_models_for_its_own_store(tmp_path):
     assert second.embedder is first.embedder and second.reader is first.reader
     assert second._generators is first._generators
     assert second._lock is first._lock  # one generation at a time across both stores
+
+
+def test_only_the_last_used_saved_prompt_prefixes_are_kept(tmp_path):
+    """A new prompt or setting saves a new prefix file; older ones go once more than KEEP are
+    there, the least recently used (loaded or saved) first, each with its checksum."""
+    import os
+
+    from rag.kvcache import KEEP, prune
+
+    for i in range(KEEP + 2):
+        (tmp_path / f"prefix-{i}.kv").write_bytes(b"state")
+        (tmp_path / f"prefix-{i}.sha256").write_text("sum")
+        os.utime(tmp_path / f"prefix-{i}.kv", (1000 + i, 1000 + i))
+    os.utime(tmp_path / "prefix-0.kv", (5000, 5000))  # the oldest, but loaded last
+    (tmp_path / "model.gguf").write_bytes(b"weights")
+    assert sorted(p.name for p in prune(tmp_path)) == ["prefix-1.kv", "prefix-2.kv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["model.gguf"] + [f"prefix-{i}.{ext}" for i in (0, 3, 4, 5) for ext in ("kv", "sha256")]
+    )
+    assert prune(tmp_path) == []
