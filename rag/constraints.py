@@ -34,6 +34,7 @@ from rag.text import (
     split_question,
     split_sentences,
     strip_markers,
+    without_possessive,
 )
 from rag.types import Citation, Hit
 
@@ -72,7 +73,7 @@ class Constraint:
 
 def _fold(word: str) -> str:
     """A name's word as compared: lower case, no possessive, no dots ("U.S." and "US" meet)."""
-    return re.sub(r"['’]s$", "", word).replace(".", "").replace("’", "'").lower()
+    return without_possessive(word).replace(".", "").replace("’", "'").lower()
 
 
 def _parts(word: str) -> list[str]:
@@ -160,7 +161,7 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
             ordinary = ordinary or not following[:1].isupper()
         if capital and not ordinary and not word.isdigit():
             current.append(word)
-            if re.search(r"['’]s$", word):  # "the V&A's Japanese collection": two names
+            if without_possessive(word) != word:  # "the V&A's Japanese collection": two names
                 runs.append(current)
                 current = []
             continue

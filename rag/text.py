@@ -58,6 +58,7 @@ _NUMBER = re.compile(
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
 _ANY_CASE = re.compile(_CAPITALISED.pattern, re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['’]s$")
 
 
 def line_spans(text: str):
@@ -141,8 +142,13 @@ def _months(text: str) -> list[int]:
     return [MONTHS[w] for w in _WORD.findall(text.lower()) if w in MONTHS and w != "may"]
 
 
+def without_possessive(word: str) -> str:
+    """ "Tesla's" -> "Tesla": the word as a name or a stem compares it."""
+    return _POSSESSIVE.sub("", word)
+
+
 def _name_word(word: str) -> str:
-    return re.sub(r"['’]s$", "", word).lower()
+    return without_possessive(word).lower()
 
 
 def names(text: str) -> set[str]:
@@ -187,7 +193,7 @@ def stemmer():
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """ "provide" and "provided", "country" and "countries" meet (a suffix list missed both)."""
-    return stemmer().stemWord(re.sub(r"['’]s$", "", word))
+    return stemmer().stemWord(without_possessive(word))
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:
