@@ -29,7 +29,9 @@ class GeneratorError(RuntimeError):
 class Generator(Protocol):
     name: str
 
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]: ...
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
+        """The answer to `question` (or to its `part` alone: rag.prompt.answer_messages) from `hits`."""
+        ...
 
     def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]: ...
 
@@ -43,8 +45,8 @@ def make_generator(settings: Settings) -> Generator:
 
 
 class _ChatGenerator:
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]:
-        return self.chat(answer_messages(question, hits), settings)
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
+        return self.chat(answer_messages(question, hits, part), settings)
 
 
 class LlamaCppGenerator(_ChatGenerator):
@@ -88,10 +90,10 @@ class LlamaCppGenerator(_ChatGenerator):
         self._prefix = PrefixCache(prefix_messages(), path.parent, identity)
         return llm
 
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]:
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
         """As any chat backend, with the prompt's fixed prefix restored first (rag.kvcache)."""
         self.ready()  # inside the generator, so under the engine's model lock
-        yield from super().stream(question, hits, settings)
+        yield from super().stream(question, hits, settings, part)
 
     def ready(self) -> None:
         """Load the model and put the prompt's fixed prefix in its state."""
@@ -220,9 +222,9 @@ class ExtractiveGenerator:
     def __init__(self, most: int = 2):
         self.most = most
 
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings) -> Iterator[str]:
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
         scored = []
-        q_words, q_names = content_words(question), names(question)
+        q_words, q_names = content_words(part or question), names(part or question)
         for i, hit in enumerate(hits, 1):
             text = hit.chunk.text
             for s, e in split_sentences(text):

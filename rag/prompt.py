@@ -48,12 +48,15 @@ def prefix_messages() -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, *EXAMPLES]
 
 
-def answer_messages(question: str, hits: Sequence[Hit]) -> list[dict]:
+def answer_messages(question: str, hits: Sequence[Hit], part: str = "") -> list[dict]:
     """The prefix, then the passages and the question; a compound question (rag.text.split_question)
-    also lists its parts, which the small model otherwise often answers one of."""
+    also lists its parts, which the small model otherwise often answers one of. With `part`, only
+    that part is asked, after the whole question that gives it its subject ("how does it ...")."""
     parts = split_question(question)
     asked = f"Question: {question}"
-    if len(parts) > 1:
+    if part:
+        asked += f"\nAnswer only this part: {part}"
+    elif len(parts) > 1:
         asked += "\nAnswer each part: " + " ".join(parts)
     return [*prefix_messages(), {"role": "user", "content": f"{passages_block(hits)}\n\n{asked}"}]
 
