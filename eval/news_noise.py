@@ -80,6 +80,7 @@ def run(mode: str, limit: int | None = None, progress: bool = True, **overrides)
             citations=[{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in a.citations],
             retrieved=[Path(h.chunk.source).name for h in a.hits],
             timings=dict(a.timings), signals=dict(a.signals), refused_by=a.refused_by, draft=a.draft,
+            part_drafts=a.part_drafts,
         ))
     summary = summarize(f"news-{mode}", records)
     summary["right"] = round(sum(bool(r.right) for r in records) / len(records), 4) if records else None

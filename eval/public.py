@@ -43,6 +43,8 @@ class Record:
     refused_by: str = ""
     draft: str = ""
     """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
+    part_drafts: tuple[str, ...] = ()
+    """Its texts for parts asked alone (rag.types.Answer.part_drafts), for eval.replay."""
 
 
 def corpus_engine(name: str, progress: bool = True, **overrides):
@@ -100,7 +102,7 @@ def run(name: str, split: str | None = "dev", limit: int | None = None, progress
                 gold_retrieved=(q.gold_doc in retrieved) if q.gold_doc else None,
                 timings=dict(a.timings),
                 signals=dict(a.signals),
-                refused_by=a.refused_by, draft=a.draft,
+                refused_by=a.refused_by, draft=a.draft, part_drafts=a.part_drafts,
             )
         )
     return summarize(name, records), records

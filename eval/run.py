@@ -57,6 +57,8 @@ class Result:
     """What the answerability decision saw (rag.answerable), so a threshold can be replayed offline."""
     draft: str = ""
     """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
+    part_drafts: tuple[str, ...] = ()
+    """Its texts for parts asked alone (rag.types.Answer.part_drafts), for eval.replay."""
 
 
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
@@ -125,6 +127,7 @@ def score(q: Question, a) -> Result:
         timings=dict(a.timings),
         refused_by=a.refused_by,
         draft=a.draft,
+        part_drafts=a.part_drafts,
         signals=dict(a.signals),
     )
 

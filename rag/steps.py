@@ -1,7 +1,7 @@
 """The answer path as named steps of one shape: each takes the question's `Turn` and returns it.
 
     condense -> retrieve -> rerank -> widen -> cut_off -> generate -> verify -> read
-             -> answerability -> constraints -> fallback
+             -> answerability -> constraints -> fallback -> complete
 
 `Engine.stream` runs `STEPS` in order and times each one under its own name in
 `Answer.timings` (`retrieve_s`, ...); a step that sets `turn.stop` ends the path (the similarity
@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rag.constraints import asked
 from rag.context import tokens
 from rag.generate import ExtractiveGenerator
 from rag.reader import Reading, probability
 from rag.settings import Settings
-from rag.text import REFUSAL, split_question, split_sentences
+from rag.text import REFUSAL, content_words, split_question, split_sentences
 from rag.types import Answer, Hit
 from rag.verify import Verified, refuses, verify
 
@@ -48,6 +49,8 @@ class Turn:
     signals: dict[str, float] = field(default_factory=dict)
     draft: str = ""
     """The model's text as generated, before verification."""
+    part_drafts: list[str] = field(default_factory=list)
+    """The model's texts for the parts of a compound question asked alone (`complete`)."""
     checked: Verified | None = None
     refused_by: str = ""
     readings: list[Reading] | None = None
@@ -61,7 +64,7 @@ class Turn:
         checked = self.checked or Verified(REFUSAL, (), True)
         return Answer(self.question, checked.text, checked.citations, checked.refused, tuple(self.hits),
                       self.timings, self.searched, self.signals, self.refused_by if checked.refused else "",
-                      self.draft)
+                      self.draft, tuple(self.part_drafts))
 
 
 Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]
@@ -189,8 +192,76 @@ def fallback(engine: Engine, turn: Turn) -> Turn:
     return turn
 
 
+Ask = Callable[["Engine", Turn, str], str]
+"""Asks the model one part of the turn's compound question over its passages: the draft."""
+
+
+def ask_model(engine: Engine, turn: Turn, part: str) -> str:
+    generator = engine.generator(turn.settings)
+    return "".join(engine.exclusive(generator.stream(turn.searched, turn.hits, turn.settings, part)))
+
+
+def completing(ask: Ask) -> Step:
+    """The `complete` step, asking the model with `ask` (eval.replay passes recorded drafts)."""
+
+    def complete(engine: Engine, turn: Turn) -> Iterator[str]:
+        """A compound question answered in part, or refused whole: each part the answer leaves
+        out is asked alone over the same passages, and its answer, once verified and checked
+        against that part like any answer, is added. The small model often answers one part of
+        "Who led X, and who led Y?" and stops; asked alone, it reads the same passages again, so
+        llama.cpp reuses their state and only the part and its reply cost time."""
+        s = turn.settings
+        for part in unanswered(turn.searched, turn.checked):
+            draft = ask(engine, turn, part)
+            turn.part_drafts.append(draft)
+            checked = verify(draft, turn.hits, question=part)
+            if checked.refused or not (turn.checked.refused or adds(checked.text, turn.checked.text)):
+                continue
+            readings = engine.read(part, turn.hits) if s.read or s.min_reader > 0 else None
+            signals = engine.signals(part, turn.hits, checked, readings, s.read)
+            if signals["answerable"] < s.min_answerable or ungrounded(signals, s):
+                continue
+            yield " " + checked.text  # after the streamed draft, which the verified answer replaces
+            turn.checked = checked if turn.checked.refused else joined(turn.checked, checked)
+            turn.signals["completed"] = turn.signals.get("completed", 0.0) + 1
+        return turn
+
+    return complete
+
+
+complete = completing(ask_model)
+
+
+def unanswered(question: str, checked: Verified) -> list[str]:
+    """The parts of a compound question (rag.text.split_question) that the checked answer does
+    not answer (rag.constraints.asked): every part when it was refused; none for a question of
+    one part, or an answer whose sentences cannot be told apart by part."""
+    parts = split_question(question)
+    if len(parts) < 2:
+        return []
+    if checked.refused:
+        return parts
+    answered = asked(question, checked.text)
+    return [] if answered == [question] else [p for p in parts if p not in answered]
+
+
+def adds(text: str, answer: str, share: float = 0.25) -> bool:
+    """Whether at least `share` of text's content words are not in the answer: the model asked a
+    part alone often restates what the answer already says (the list it gave for "what ... and
+    how ..."), and a restatement is no answer to the part."""
+    words = content_words(text)
+    return bool(words) and len(words - content_words(answer)) >= share * len(words)
+
+
+def joined(first: Verified, then: Verified) -> Verified:
+    """One answer of two checked ones: the texts in order, each citation once."""
+    citations = first.citations + tuple(c for c in then.citations if c not in first.citations)
+    return Verified(f"{first.text} {then.text}", citations, False, first.dropped + then.dropped)
+
+
 STEPS: tuple[Step, ...] = (
     condense, retrieve, rerank, widen, cut_off, generate, verify_step, read, answerability, constraints, fallback,
+    complete,
 )
 CHECKS = ("verify", "read", "answerability", "constraints", "fallback")
 """The steps after generation: what the checks cost (`checks_s`)."""

@@ -126,6 +126,9 @@ class Answer:
     draft: str = ""
     """The model's text as generated, before verification: what the checks were given, so they
     can be replayed on it without the model (eval.replay)."""
+    part_drafts: tuple[str, ...] = ()
+    """The model's texts for parts of a compound question asked alone after the answer left them
+    out (rag.steps.complete), in the order asked; recorded for eval.replay like `draft`."""
 
     @property
     def why_refused(self) -> str:

@@ -142,6 +142,36 @@ def test_a_replay_checks_the_recorded_drafts_without_the_model(engine, tmp_path)
         pass
 
 
+def test_a_part_the_answer_left_out_is_asked_alone_and_added_once_checked(engine, tmp_path):
+    """The `complete` step on the real articles, the model's drafts replayed: a compound question
+    answered for Naqu alone gets the Qinghai leader from the part asked alone; a part's draft
+    that only restates the answer, or that its passages do not support, adds nothing."""
+    import pytest
+
+    from eval.replay import replaying
+
+    q = "Who led the delegation to Naqu, and who led the delegation from Qinghai to Zhejiang?"
+    naqu = "Zhu Congjiu led the delegation to Naqu [1]."
+    records = [
+        {"question": q, "draft": naqu, "part_drafts": ["Wang Guosheng led the delegation from Qinghai to Zhejiang."]},
+        {"question": q, "draft": naqu, "part_drafts": ["The delegation to Naqu was led by Zhu Congjiu [1]."]},
+        {"question": q, "draft": naqu, "part_drafts": ["Li Hua led the delegation from Qinghai to Zhejiang [1]."]},
+        {"question": q, "draft": naqu},  # recorded before parts were asked alone
+    ]
+    (tmp_path / "report.json").write_text(json.dumps({"results": records}))
+    with replaying(tmp_path):
+        added, restated, unsupported = engine.answer(q), engine.answer(q), engine.answer(q)
+        with pytest.raises(KeyError, match="run the set again"):
+            engine.answer(q)
+    assert "Zhu Congjiu" in added.text and "Wang Guosheng" in added.text and not added.refused
+    assert added.text.index("Zhu Congjiu") < added.text.index("Wang Guosheng")
+    assert any("Wang Guosheng" in c.quote for c in added.citations)
+    assert added.part_drafts == tuple(records[0]["part_drafts"]) and added.signals["completed"] == 1
+    for answer in (restated, unsupported):
+        assert "Zhu Congjiu" in answer.text and "Wang" not in answer.text and "Li Hua" not in answer.text
+        assert "completed" not in answer.signals
+
+
 def test_news_answers_are_counted_by_their_reading_and_an_unread_answer_is_shown(tmp_path):
     from eval.news_noise import reading
     from eval.public import Record

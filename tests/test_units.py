@@ -89,6 +89,26 @@ def test_a_compound_question_lists_its_parts_in_the_prompt():
         "Answer each part: What funds has X given? How many projects?"
     )
     assert answer_messages("What funds has X given?", hits)[-1]["content"].endswith("Question: What funds has X given?")
+    part = answer_messages("What did X give, and how was it used?", hits, part="How was it used?")
+    assert part[:-1] == prefix_messages() and part[-1]["content"].endswith(  # "it" keeps its subject
+        "Question: What did X give, and how was it used?\nAnswer only this part: How was it used?")
+
+
+def test_the_parts_a_compound_answer_leaves_out_are_the_ones_asked_again():
+    from rag.steps import adds, unanswered
+    from rag.verify import Verified
+
+    q = "Who led the delegation to Naqu, and who led the delegation from Qinghai to Zhejiang?"
+    parts = ["Who led the delegation to Naqu?", "Who led the delegation from Qinghai to Zhejiang?"]
+    one = Verified("Zhu Congjiu led the delegation to Naqu [1].", (), False)
+    both = Verified("Zhu Congjiu led the delegation to Naqu [1]. Wang Guosheng led the delegation from Qinghai [2].", (), False)
+    assert unanswered(q, one) == parts[1:]
+    assert unanswered(q, both) == []
+    assert unanswered(q, Verified("The articles don't say.", (), True)) == parts
+    assert unanswered("Who led the delegation to Naqu?", Verified("The articles don't say.", (), True)) == []
+    # the part's answer must say something the answer does not: a restatement is no answer
+    assert adds("Wang Guosheng led the delegation from Qinghai [1].", one.text)
+    assert not adds("The delegation to Naqu was led by Zhu Congjiu [1].", one.text)
 
 
 def test_misspelled_names_are_corrected_from_the_articles_vocabulary(tmp_path):
