@@ -13,9 +13,10 @@ metadata-replacement postprocessor, `cut_off` a similarity cut-off, `rerank` a r
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rag.constraints import asked
@@ -254,9 +255,19 @@ def adds(text: str, answer: str, share: float = 0.25) -> bool:
 
 
 def joined(first: Verified, then: Verified) -> Verified:
-    """One answer of two checked ones: the texts in order, each citation once."""
-    citations = first.citations + tuple(c for c in then.citations if c not in first.citations)
-    return Verified(f"{first.text} {then.text}", citations, False, first.dropped + then.dropped)
+    """One answer of two checked ones: the texts in order, each quoted sentence cited once. Each
+    numbers its citations from [1] in the order it cites them, so the second's are renumbered:
+    a sentence the first cites keeps the first's number, a new one takes the next."""
+    where = {(c.chunk_id, c.start, c.end): c.n for c in first.citations}
+    citations, renumbered = list(first.citations), {}
+    for c in then.citations:
+        n = where.get((c.chunk_id, c.start, c.end))
+        if n is None:
+            n = where[(c.chunk_id, c.start, c.end)] = len(citations) + 1
+            citations.append(replace(c, n=n))
+        renumbered[c.n] = n
+    text = re.sub(r"\[(\d+)\]", lambda m: f"[{renumbered.get(int(m.group(1)), int(m.group(1)))}]", then.text)
+    return Verified(f"{first.text} {text}", tuple(citations), False, first.dropped + then.dropped)
 
 
 STEPS: tuple[Step, ...] = (

@@ -1,6 +1,7 @@
 """The eval suite's metrics on hand-made cases, and the question set's integrity."""
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -165,7 +166,12 @@ def test_a_part_the_answer_left_out_is_asked_alone_and_added_once_checked(engine
             engine.answer(q)
     assert "Zhu Congjiu" in added.text and "Wang Guosheng" in added.text and not added.refused
     assert added.text.index("Zhu Congjiu") < added.text.index("Wang Guosheng")
-    assert any("Wang Guosheng" in c.quote for c in added.citations)
+    # each answer numbers its citations from [1]: the added sentence's marker points at its own quote
+    assert [c.n for c in added.citations] == list(range(1, len(added.citations) + 1))
+    quoted = {c.n: c.quote for c in added.citations}
+    naqu_part, qinghai_part = added.text.split("Wang Guosheng", 1)[0], added.text.split("Wang Guosheng", 1)[1]
+    assert all("Zhu Congjiu" in quoted[int(n)] for n in re.findall(r"\[(\d+)\]", naqu_part))
+    assert all("Wang Guosheng" in quoted[int(n)] for n in re.findall(r"\[(\d+)\]", qinghai_part))
     assert added.part_drafts == tuple(records[0]["part_drafts"]) and added.signals["completed"] == 1
     for answer in (restated, unsupported):
         assert "Zhu Congjiu" in answer.text and "Wang" not in answer.text and "Li Hua" not in answer.text
