@@ -56,8 +56,8 @@ def replaying(run: Path) -> Iterator[None]:
         queue = drafts.get(turn.question)
         if not queue:
             raise KeyError(f"no recorded draft left for {turn.question!r}")
-        taken[id(turn)] = queue[0]
-        _, searched, _ = queue.popleft()
+        taken[id(turn)] = recording = queue.popleft()
+        searched = recording[1]
         if turn.pairs and searched:  # a follow-up: its recorded rewrite, not another call of the model
             turn.searched = searched
             return turn
