@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rag.constraints import asked
 from rag.context import tokens
-from rag.generate import ExtractiveGenerator
+from rag.generate import ExtractiveGenerator, GeneratorError
 from rag.reader import Reading, probability
 from rag.settings import Settings
 from rag.text import REFUSAL, content_words, split_question, split_sentences
@@ -213,7 +213,11 @@ def completing(ask: Ask) -> Step:
         llama.cpp reuses their state and only the part and its reply cost time."""
         s = turn.settings
         for part in unanswered(turn.searched, turn.checked):
-            draft = ask(engine, turn, part)
+            try:
+                draft = ask(engine, turn, part)
+            except GeneratorError:  # the backend went away after answering: keep that answer
+                turn.signals["parts_not_asked"] = 1.0
+                break
             turn.part_drafts.append(draft)
             checked = verify(draft, turn.hits, question=part)
             if checked.refused or not (turn.checked.refused or adds(checked.text, turn.checked.text)):

@@ -178,6 +178,23 @@ def test_a_part_the_answer_left_out_is_asked_alone_and_added_once_checked(engine
         assert "completed" not in answer.signals
 
 
+def test_a_backend_that_fails_when_a_part_is_asked_alone_loses_nothing_of_the_answer(engine, tmp_path):
+    import rag.engine
+    from eval.replay import replaying
+    from rag import steps
+    from rag.generate import GeneratorError
+
+    def gone(engine, turn, part):
+        raise GeneratorError("The OpenAI-compatible server at http://127.0.0.1:1 did not answer")
+
+    q = "Who led the delegation to Naqu, and who led the delegation from Qinghai to Zhejiang?"
+    (tmp_path / "report.json").write_text(json.dumps({"results": [{"question": q, "draft": "Zhu Congjiu led the delegation to Naqu [1]."}]}))
+    with replaying(tmp_path):
+        rag.engine.STEPS = tuple(steps.completing(gone) if s.__name__ == "complete" else s for s in rag.engine.STEPS)
+        a = engine.answer(q)
+    assert not a.refused and "Zhu Congjiu" in a.text and a.citations and a.signals["parts_not_asked"] == 1.0
+
+
 def test_news_answers_are_counted_by_their_reading_and_an_unread_answer_is_shown(tmp_path):
     from eval.news_noise import reading
     from eval.public import Record
