@@ -13,7 +13,6 @@ metadata-replacement postprocessor, `cut_off` a similarity cut-off, `rerank` a r
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,7 @@ from rag.context import tokens
 from rag.generate import ExtractiveGenerator, GeneratorError
 from rag.reader import Reading, probability
 from rag.settings import Settings
-from rag.text import REFUSAL, content_words, split_question, split_sentences
+from rag.text import CITED, REFUSAL, content_words, split_question, split_sentences
 from rag.types import Answer, Hit
 from rag.verify import Verified, refuses, verify
 
@@ -147,8 +146,13 @@ def read(engine: Engine, turn: Turn) -> Turn:
     is a check of its own (`min_reader`); with `read` on it also joins answerability and its
     answer span picks the sentence the fallback quotes."""
     s = turn.settings
-    turn.readings = engine.read(turn.searched, turn.hits) if s.read or s.min_reader > 0 else None
+    turn.readings = reading(engine, turn.searched, turn.hits, s)
     return turn
+
+
+def reading(engine: Engine, question: str, hits: list[Hit], settings: Settings) -> list[Reading] | None:
+    """The reader's readings of the passages for `question`, when a setting uses them."""
+    return engine.read(question, hits) if settings.read or settings.min_reader > 0 else None
 
 
 def answerability(engine: Engine, turn: Turn) -> Turn:
@@ -185,12 +189,21 @@ def fallback(engine: Engine, turn: Turn) -> Turn:
         return turn
     spans = turn.readings if s.read else None
     quoted = verify(extract(turn.searched, turn.hits, spans, s), turn.hits, question=turn.searched)
-    if not quoted.refused:
-        signals = engine.signals(turn.searched, turn.hits, quoted, turn.readings, s.read)
-        if signals["answerable"] >= s.min_extractive and not ungrounded(signals, s):
-            turn.checked, turn.signals["extractive"] = quoted, 1.0
-            turn.signals |= signals
+    signals = stands(engine, turn.searched, turn.hits, quoted, turn.readings, s, s.min_extractive)
+    if signals is not None:
+        turn.checked, turn.signals["extractive"] = quoted, 1.0
+        turn.signals |= signals
     return turn
+
+
+def stands(engine: Engine, question: str, hits: list[Hit], checked: Verified, readings: list[Reading] | None,
+           settings: Settings, bar: float) -> dict[str, float] | None:
+    """The signals of an answer found after the model's first (the fallback's quote, a part asked
+    alone) when it is verified, its answerability reaches `bar` and every check passes; else None."""
+    if checked.refused:
+        return None
+    signals = engine.signals(question, hits, checked, readings, settings.read)
+    return signals if signals["answerable"] >= bar and not ungrounded(signals, settings) else None
 
 
 Ask = Callable[["Engine", Turn, str], str]
@@ -222,9 +235,7 @@ def completing(ask: Ask) -> Step:
             checked = verify(draft, turn.hits, question=part)
             if checked.refused or not (turn.checked.refused or adds(checked.text, turn.checked.text)):
                 continue
-            readings = engine.read(part, turn.hits) if s.read or s.min_reader > 0 else None
-            signals = engine.signals(part, turn.hits, checked, readings, s.read)
-            if signals["answerable"] < s.min_answerable or ungrounded(signals, s):
+            if stands(engine, part, turn.hits, checked, reading(engine, part, turn.hits, s), s, s.min_answerable) is None:
                 continue
             yield " " + checked.text  # after the streamed draft, which the verified answer replaces
             turn.checked = checked if turn.checked.refused else joined(turn.checked, checked)
@@ -270,7 +281,7 @@ def joined(first: Verified, then: Verified) -> Verified:
             n = where[(c.chunk_id, c.start, c.end)] = len(citations) + 1
             citations.append(replace(c, n=n))
         renumbered[c.n] = n
-    text = re.sub(r"\[(\d+)\]", lambda m: f"[{renumbered.get(int(m.group(1)), int(m.group(1)))}]", then.text)
+    text = CITED.sub(lambda m: f"[{renumbered.get(int(m.group(1)), int(m.group(1)))}]", then.text)
     return Verified(f"{first.text} {text}", tuple(citations), False, first.dropped + then.dropped)
 
 

@@ -20,6 +20,8 @@ REFUSAL = "The articles don't say."
 """The one refusal sentence: the prompt asks for it, verification and the page recognise it."""
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 """A citation marker: [1], [1, 2], [ 3 ]; group 1 holds the numbers."""
+CITED = re.compile(r"\[(\d+)\]")
+"""A marker in a verified answer, which cites one number each ("[1][2]": rag.verify writes them)."""
 _MARKERS = re.compile(r"\s*" + MARKER.pattern)
 
 

@@ -7,13 +7,12 @@ tested without a browser. Everything from an article, a model or a user goes thr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
+from rag.text import CITED
 from rag.types import Answer, Citation, Hit
 
-_MARKER = re.compile(r"\[(\d+)\]")
 # Characters that Markdown, autolinking or LaTeX could act on, written as character references:
 # a planted "[x](javascript:...)" or "![](http://host/?q=...)" then shows as the text it is.
 _INERT = str.maketrans({c: f"&#{ord(c)};" for c in "[]()!*_`~#|\\$:{}<>&\"'="})
@@ -38,7 +37,7 @@ def answer_html(answer: Answer) -> str:
     else:
         body = "".join(
             f'<a class="cite" href="#cite-{piece}" title="Show source {piece}">[{piece}]</a>' if i % 2 else safe_text(piece)
-            for i, piece in enumerate(_MARKER.split(answer.text))
+            for i, piece in enumerate(CITED.split(answer.text))
         )
     if answer.searched and answer.searched != answer.question:
         body += f'<div class="searched">Searched: {safe_text(answer.searched)}</div>'
