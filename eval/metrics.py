@@ -90,6 +90,23 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[rank - 1]
 
 
+def llm_speed(answers: Sequence[tuple[dict, dict]]) -> dict:
+    """The bundled model's own speed over a run, from each answer's (timings, signals): prompt
+    tokens read and tokens decoded over llama.cpp's seconds for them (rag.types.Usage), and the
+    prompt tokens read per answer (p50). The machine's raw speed, measured in the same run as the
+    latencies it explains; empty when nothing was counted (a replay, another backend)."""
+    counted = [(s["llm_read"], t["llm_read_s"], s["llm_decoded"], t["llm_decode_s"])
+               for t, s in answers if "llm_read" in s and "llm_read_s" in t]
+    if not counted:
+        return {}
+    read, read_s, decoded, decode_s = (sum(column) for column in zip(*counted))
+    return {
+        "llm_read_tokens_p50": percentile([c[0] for c in counted], 50),
+        "llm_prompt_tokens_per_s": round(read / read_s, 1) if read_s else None,
+        "llm_decode_tokens_per_s": round(decoded / decode_s, 1) if decode_s else None,
+    }
+
+
 def refusals_by_step(steps: list[str]) -> dict[str, int]:
     """How many refusals each step of the engine made (`Answer.refused_by`; "" is an answer)."""
     return dict(sorted(Counter(step for step in steps if step).items()))

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eval import corpora
-from eval.metrics import percentile, refusals_by_step
+from eval.metrics import llm_speed, percentile, refusals_by_step
 from ingest.index import ingest_into
 from rag.steps import checks_s
 from rag.text import strip_markers
@@ -126,6 +126,7 @@ def summarize(name: str, records: list[Record]) -> dict:
         "first_token_p50_s": round(percentile(first, 50), 2),
         "check_p50_s": round(percentile([c for r in records if (c := checks_s(r.timings)) is not None], 50), 4),
         "prompt_tokens_p50": percentile([r.signals.get("prompt_tokens", 0) for r in records], 50),
+        **llm_speed([(r.timings, r.signals) for r in records]),
         "refused_by": refusals_by_step([r.refused_by for r in records]),
     }
     if name == "squad-answerable":

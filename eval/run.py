@@ -174,6 +174,7 @@ def summarize(results: list[Result]) -> dict:
         "retrieval_p95_s": round(m.percentile(retrieve, 95), 4),
         "check_p50_s": round(m.percentile(check, 50), 4),
         "check_p95_s": round(m.percentile(check, 95), 4),
+        **m.llm_speed([(r.timings, r.signals) for r in results]),
         "refused_by": m.refusals_by_step([r.refused_by for r in results]),
     }
 

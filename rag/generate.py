@@ -19,7 +19,7 @@ from rag.kvcache import PrefixCache
 from rag.prompt import answer_messages, prefix_messages
 from rag.settings import Settings
 from rag.text import REFUSAL, content_words, names, normalise, split_sentences
-from rag.types import Hit
+from rag.types import Hit, Usage
 
 
 class GeneratorError(RuntimeError):
@@ -29,11 +29,14 @@ class GeneratorError(RuntimeError):
 class Generator(Protocol):
     name: str
 
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
-        """The answer to `question` (or to its `part` alone: rag.prompt.answer_messages) from `hits`."""
+    def stream(
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+    ) -> Iterator[str]:
+        """The answer to `question` (or to its `part` alone: rag.prompt.answer_messages) from `hits`;
+        a backend that can count its tokens fills `usage` by the time the stream ends."""
         ...
 
-    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]: ...
+    def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]: ...
 
 
 def make_generator(settings: Settings) -> Generator:
@@ -45,8 +48,10 @@ def make_generator(settings: Settings) -> Generator:
 
 
 class _ChatGenerator:
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
-        return self.chat(answer_messages(question, hits, part), settings)
+    def stream(
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+    ) -> Iterator[str]:
+        return self.chat(answer_messages(question, hits, part), settings, usage)
 
 
 class LlamaCppGenerator(_ChatGenerator):
@@ -90,28 +95,42 @@ class LlamaCppGenerator(_ChatGenerator):
         self._prefix = PrefixCache(prefix_messages(), path.parent, identity)
         return llm
 
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
+    def stream(
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+    ) -> Iterator[str]:
         """As any chat backend, with the prompt's fixed prefix restored first (rag.kvcache)."""
         self.ready()  # inside the generator, so under the engine's model lock
-        yield from super().stream(question, hits, settings, part)
+        yield from super().stream(question, hits, settings, part, usage)
 
     def ready(self) -> None:
         """Load the model and put the prompt's fixed prefix in its state."""
         llm = self.llm
         self._prefix.ready(llm)
 
-    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
-        stream = self.llm.create_chat_completion(
+    def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]:
+        """The reply streamed; llama.cpp's own counters, reset first, fill `usage` when it ends
+        (or is stopped), while this generation still holds the model."""
+        import llama_cpp
+
+        llm = self.llm
+        llama_cpp.llama_perf_context_reset(llm.ctx)
+        stream = llm.create_chat_completion(
             messages=messages,
             stream=True,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
             seed=0,
         )
-        for part in stream:
-            piece = part["choices"][0]["delta"].get("content")
-            if piece:
-                yield piece
+        try:
+            for part in stream:
+                piece = part["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+        finally:
+            if usage is not None:
+                perf = llama_cpp.llama_perf_context(llm.ctx)
+                usage.read, usage.read_s = perf.n_p_eval, perf.t_p_eval_ms / 1000
+                usage.decoded, usage.decode_s = perf.n_eval, perf.t_eval_ms / 1000
 
 
 class _Unchanged:
@@ -161,8 +180,9 @@ class OpenAIGenerator(_ChatGenerator):
     def __init__(self, settings: Settings):
         self._settings = settings
 
-    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
-        """Stream from `{base_url}/chat/completions`. The API key goes to that URL and nowhere
+    def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]:
+        """Stream from `{base_url}/chat/completions` (`usage` stays empty: the server's own counts
+        are not asked for). The API key goes to that URL and nowhere
         else: it is never logged, and never shown even if the server echoes it back."""
         import httpx
 
@@ -222,7 +242,9 @@ class ExtractiveGenerator:
     def __init__(self, most: int = 2):
         self.most = most
 
-    def stream(self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "") -> Iterator[str]:
+    def stream(
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+    ) -> Iterator[str]:
         scored = []
         q_words, q_names = content_words(part or question), names(part or question)
         for i, hit in enumerate(hits, 1):
@@ -240,5 +262,5 @@ class ExtractiveGenerator:
         picked = [best] + [s for s in scored[1 : self.most] if s[0] >= 0.8 * best[0] and s[2] != best[2]]
         yield " ".join(f"{sentence.rstrip('.')} [{i}]." for _, _, sentence, i in picked)
 
-    def chat(self, messages: list[dict], settings: Settings) -> Iterator[str]:
+    def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]:
         raise GeneratorError("the extractive backend has no language model to chat with")

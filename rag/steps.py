@@ -24,7 +24,7 @@ from rag.generate import ExtractiveGenerator, GeneratorError
 from rag.reader import Reading, probability
 from rag.settings import Settings
 from rag.text import CITED, REFUSAL, content_words, split_question, split_sentences
-from rag.types import Answer, Hit
+from rag.types import Answer, Hit, Usage
 from rag.verify import Verified, refuses, verify
 
 if TYPE_CHECKING:
@@ -122,11 +122,15 @@ def generate(engine: Engine, turn: Turn) -> Iterator[str]:
     """The model's answer, streamed as it comes, one generation at a time (Engine.exclusive)."""
     pieces: list[str] = []
     generator = engine.generator(turn.settings)
-    for piece in engine.exclusive(generator.stream(turn.searched, turn.hits, turn.settings)):
+    usage = Usage()
+    for piece in engine.exclusive(generator.stream(turn.searched, turn.hits, turn.settings, usage=usage)):
         turn.timings.setdefault("first_token_s", time.perf_counter() - turn.started)
         pieces.append(piece)
         yield piece
     turn.draft = "".join(pieces)
+    if usage.read or usage.decoded:  # the model's own time, apart from ours (rag.types.Usage)
+        turn.signals |= {"llm_read": float(usage.read), "llm_decoded": float(usage.decoded)}
+        turn.timings |= {"llm_read_s": usage.read_s, "llm_decode_s": usage.decode_s}
     return turn
 
 

@@ -104,6 +104,19 @@ REFUSAL_REASONS = {
 """What a reader is told about a refusal, by the step that refused (`Answer.refused_by`)."""
 
 
+@dataclass
+class Usage:
+    """What the model did for one generation, as llama.cpp counts it: the prompt tokens it read
+    (a prefix restored from its saved state is not read) and the tokens it decoded, each with its
+    seconds. Filled by the backends that can tell (the bundled model), so that a run's latencies
+    come with the speed the machine had during that run (`rag eval`: `llm_*` in the summary)."""
+
+    read: int = 0
+    read_s: float = 0.0
+    decoded: int = 0
+    decode_s: float = 0.0
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -115,7 +128,9 @@ class Answer:
     searched: str = ""
     """The standalone question that was actually retrieved with (differs after a follow-up)."""
     signals: dict[str, float] = field(default_factory=dict)
-    """What the answerability decision saw (rag.answerable), and the prompt tokens of the passages."""
+    """What the answerability decision saw (rag.answerable), the prompt tokens of the passages and,
+    with the bundled model, the tokens it read and decoded (`llm_read`, `llm_decoded`: Usage; their
+    seconds are `llm_read_s` and `llm_decode_s` in `timings`)."""
     refused_by: str = ""
     """Which step refused: "retrieval" (no passage close enough to ask the model), "model" (it
     said the passages do not say), "verification" (no claim was supported by its passages, or a

@@ -67,6 +67,16 @@ def test_percentiles():
     assert m.percentile(list(range(1, 101)), 95) == 95
 
 
+def test_the_models_speed_is_its_tokens_over_its_own_seconds_across_a_run():
+    counted = [({"llm_read_s": 2.0, "llm_decode_s": 1.0}, {"llm_read": 120.0, "llm_decoded": 20.0}),
+               ({"llm_read_s": 4.0, "llm_decode_s": 1.0}, {"llm_read": 240.0, "llm_decoded": 20.0}),
+               ({"llm_read_s": 3.0, "llm_decode_s": 0.5}, {"llm_read": 180.0, "llm_decoded": 10.0})]
+    refused_before_the_model = ({"retrieve_s": 0.1}, {"dense": 0.1})
+    speed = m.llm_speed([*counted, refused_before_the_model])
+    assert speed == {"llm_read_tokens_p50": 180.0, "llm_prompt_tokens_per_s": 60.0, "llm_decode_tokens_per_s": 20.0}
+    assert m.llm_speed([refused_before_the_model]) == {}  # a replay or another backend counts nothing
+
+
 def _answer(text, refused, source="/d/002_x.txt"):
     chunk = Chunk("c1", "d", 0, "T", None, source, "Zhejiang gave 848 million yuan.", 0, 31)
     cites = () if refused else (Citation(1, "d", "T", None, source, "c1", "Zhejiang gave 848 million yuan.", 0, 31),)
