@@ -128,10 +128,19 @@ def generate(engine: Engine, turn: Turn) -> Iterator[str]:
         pieces.append(piece)
         yield piece
     turn.draft = "".join(pieces)
-    if usage.read or usage.decoded:  # the model's own time, apart from ours (rag.types.Usage)
-        turn.signals |= {"llm_read": float(usage.read), "llm_decoded": float(usage.decoded)}
-        turn.timings |= {"llm_read_s": usage.read_s, "llm_decode_s": usage.decode_s}
+    count(turn, usage)
     return turn
+
+
+def count(turn: Turn, usage: Usage) -> None:
+    """Add one generation's model time (rag.types.Usage) to the turn's: `llm_read`/`llm_decoded`
+    in its signals, their seconds in its timings, summed over the answer and the parts asked alone."""
+    if not (usage.read or usage.decoded):  # a backend that cannot tell
+        return
+    for into, pairs in ((turn.signals, (("llm_read", usage.read), ("llm_decoded", usage.decoded))),
+                        (turn.timings, (("llm_read_s", usage.read_s), ("llm_decode_s", usage.decode_s)))):
+        for key, value in pairs:
+            into[key] = into.get(key, 0.0) + float(value)
 
 
 def verify_step(engine: Engine, turn: Turn) -> Turn:
@@ -216,7 +225,10 @@ Ask = Callable[["Engine", Turn, str], str]
 
 def ask_model(engine: Engine, turn: Turn, part: str) -> str:
     generator = engine.generator(turn.settings)
-    return "".join(engine.exclusive(generator.stream(turn.searched, turn.hits, turn.settings, part)))
+    usage = Usage()
+    draft = "".join(engine.exclusive(generator.stream(turn.searched, turn.hits, turn.settings, part, usage)))
+    count(turn, usage)
+    return draft
 
 
 def completing(ask: Ask) -> Step:
