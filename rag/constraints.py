@@ -98,7 +98,11 @@ def _words(text: str) -> frozenset[str]:
             words.add("".join(w[0] for w in parts).lower())
     alpha = [w for w in tokens if w[:1].isalpha()]
     for n in range(3, 6):
-        words.update("".join(w[0] for w in alpha[i : i + n]).lower() for i in range(len(alpha) - n + 1))
+        for i in range(len(alpha) - n + 1):
+            run = alpha[i : i + n]
+            words.add("".join(w[0] for w in run).lower())
+            if "and" in (w.lower() for w in run[1:-1]):  # "Victoria and Albert" -> "v&a", as "AT&T", "P&G"
+                words.add("".join("&" if w.lower() == "and" else w[0] for w in run).lower())
     return frozenset(words)
 
 

@@ -101,6 +101,14 @@ def test_acronyms_meet_their_names_and_an_opening_word_may_be_an_ordinary_one():
     assert kinds("Which century is the V&A's Japanese sculpture from?") == [("name", "V&A's"), ("name", "Japanese")]
 
 
+def test_an_ampersand_acronym_meets_the_names_it_joins():
+    va = question_constraints("Which century is the V&A's Japanese sculpture from?")[0]
+    assert stated(va, "The sculpture dates from the 13th century.", "Victoria and Albert Museum")
+    assert not stated(va, "The sculpture dates from the 13th century.", "Victoria Albert Museum")
+    assert not stated(va, "It stands between the Victoria line and the Albert Dock.", "")
+    assert stated(question_constraints("Who bought AT&T?")[0], "American Telephone and Telegraph was sold.", "")
+
+
 def test_a_when_question_is_one_that_asks_for_a_time():
     assert answer_type_ok("When did the Yuan switch to bronze plates?", "In 1275 [1].")
     assert answer_type_ok("When using a test, how is the probability expressed?", "As 1/(1-p) [1].")
