@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -56,6 +57,21 @@ def engine(settings):
     report = ingest_into(eng, progress=False)
     assert report.counts.get("added") == 2, report.summary()
     return eng
+
+
+@contextlib.contextmanager
+def generating(engine, generator):
+    """The engine answers with a stand-in `generator` (its `stream` as a backend's) while open,
+    then with its own backend again: for tests of the logic around generation."""
+    backend = engine.settings.backend
+    kept = engine._generators.get(backend)
+    engine._generators[backend] = generator
+    try:
+        yield
+    finally:
+        engine._generators.pop(backend)
+        if kept is not None:
+            engine._generators[backend] = kept
 
 
 def free_port() -> int:

@@ -109,6 +109,7 @@ def test_the_model_time_of_a_part_asked_alone_counts_in_the_answers(engine):
     """A stand-in generator (the accounting is under test; store, embedder and checks are real)
     answers the first part of a compound question, then the second, asked alone: the
     answer's model counts and seconds are the two generations' sums (rag.steps.count)."""
+    from conftest import generating
 
     class OnePartAtATime:
         def stream(self, question, hits, settings, part="", usage=None):
@@ -119,15 +120,8 @@ def test_the_model_time_of_a_part_asked_alone_counts_in_the_answers(engine):
             else:
                 yield f"Zhejiang has organised Youth assistance funds of 848 million yuan [{n}]."
 
-    backend = engine.settings.backend
-    kept = engine._generators.get(backend)
-    try:
-        engine._generators[backend] = OnePartAtATime()
+    with generating(engine, OnePartAtATime()):
         a = engine.answer("What funds has Zhejiang organised for Qinghai, and how many projects?")
-    finally:
-        engine._generators.pop(backend)
-        if kept is not None:
-            engine._generators[backend] = kept
     asked = 1 + len(a.part_drafts)
     assert asked == 2 and "848 million" in a.text, a  # the part was asked: whether it is kept is not under test
     assert (a.signals["llm_read"], a.signals["llm_decoded"]) == (100.0 * asked, 10.0 * asked)

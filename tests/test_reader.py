@@ -136,7 +136,7 @@ def test_when_verification_drops_the_models_answer_the_reader_quotes_the_sentenc
     and reader are real). One answers with an amount no passage states: verification drops it
     and the answer is the sentence holding the reader's span, cited and verified. One refuses:
     the model's own refusal stands."""
-    from conftest import QINGHAI
+    from conftest import QINGHAI, generating
 
     from rag.text import REFUSAL
 
@@ -148,19 +148,12 @@ def test_when_verification_drops_the_models_answer_the_reader_quotes_the_sentenc
         def stream(self, question, hits, settings, part="", usage=None):
             yield REFUSAL
 
-    backend = engine.settings.backend
-    kept = engine._generators.get(backend)
     question = "How much aid money has Zhejiang given Qinghai since 2010?"
-    try:
-        engine._generators[backend] = Invents()
+    with generating(engine, Invents()):
         a = engine.answer(question, read=True, min_extractive=1e-6)
         off = engine.answer(question, read=True, min_extractive=0.0)
-        engine._generators[backend] = Refuses()
+    with generating(engine, Refuses()):
         declined = engine.answer(question, read=True, min_extractive=1e-6)
-    finally:
-        engine._generators.pop(backend)
-        if kept is not None:
-            engine._generators[backend] = kept
     assert a.signals["extractive"] == 1.0 and not a.refused, a
     assert "848 million" in a.text and "999" not in a.text and a.text.endswith("[1].")
     assert [c.source.endswith(QINGHAI) for c in a.citations] == [True]
