@@ -137,10 +137,10 @@ def count(turn: Turn, usage: Usage) -> None:
     in its signals, their seconds in its timings, summed over the answer and the parts asked alone."""
     if not (usage.read or usage.decoded):  # a backend that cannot tell
         return
-    for into, pairs in ((turn.signals, (("llm_read", usage.read), ("llm_decoded", usage.decoded))),
-                        (turn.timings, (("llm_read_s", usage.read_s), ("llm_decode_s", usage.decode_s)))):
-        for key, value in pairs:
-            into[key] = into.get(key, 0.0) + float(value)
+    for key, value in (("llm_read", usage.read), ("llm_decoded", usage.decoded)):
+        turn.signals[key] = turn.signals.get(key, 0.0) + float(value)
+    for key, value in (("llm_read_s", usage.read_s), ("llm_decode_s", usage.decode_s)):
+        turn.timings[key] = turn.timings.get(key, 0.0) + value
 
 
 def verify_step(engine: Engine, turn: Turn) -> Turn:
