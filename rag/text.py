@@ -125,6 +125,24 @@ def number_values(text: str, months: bool = True) -> set[float]:
     return values
 
 
+_CURRENCY = (
+    r"dollars?|euros?|pounds? sterling|pounds?|yen|yuan|renminbi|rupees?|francs?|roubles?|rubles?|pesos?|"
+    r"USD|EUR|GBP|JPY|CNY|RMB|INR|CHF|CAD|AUD|HKD"
+)
+_MONEY = re.compile(
+    rf"(?:(?<![A-Za-z])[A-Z]{{0,2}}[$€£¥₹]|\b(?:{_CURRENCY})\b)\s*({_NUMBER.pattern})"
+    rf"|({_NUMBER.pattern})\s*(?:{_CURRENCY})\b",
+)
+
+
+def money_values(text: str) -> set[float]:
+    """The values of the numbers a text writes as money: after a currency sign ("$6.3 billion",
+    "US$10") or code ("USD 5 million"), or before a currency's name or code ("848 million yuan").
+    A number in a passage that counts something else ("184,877 vehicles") is no amount of money,
+    so an answer that writes it as one adds a detail no passage states."""
+    return {v for m in _MONEY.finditer(text) for v in number_values(m.group(1) or m.group(5))}
+
+
 def months(text: str, capital_may: bool = False) -> set[int]:
     """The months a text names, as numbers. "may" is too often the verb to count; with
     `capital_may`, a capitalised "May" counts (in an answer or a question, "May 29, 2020" is the

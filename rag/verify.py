@@ -22,6 +22,7 @@ from rag.text import (
     content_words,
     ends_properly,
     has_month,
+    money_values,
     name_words,
     names,
     normalise,
@@ -180,12 +181,15 @@ def _sentence_case(text: str) -> str:
 
 def support(claim: str, passage: str, asked: frozenset[str] = frozenset()) -> float | None:
     """Share of the claim's content words found in the passage, or None when the passage lacks
-    one of the claim's numbers or names (then it cannot be the claim's source). A name the claim
+    one of the claim's numbers or names, or writes a number the claim gives as money as something
+    else (then it cannot be the claim's source). A name the claim
     restates from the question (`asked`: its words, rag.text.name_words) is not required (the constraints
     step holds the question's names to where the answer is cited, with its own spelling rules),
     but only names the passage holds anchor the claim to it."""
     wanted_numbers = number_values(claim)
     if not wanted_numbers <= number_values(passage, months=has_month(claim)):
+        return None
+    if not money_values(claim) <= money_values(passage):  # "$184,877" from "184,877 vehicles"
         return None
     flat = normalise(passage)
     claim_names = names(claim)

@@ -155,6 +155,19 @@ def test_two_passages_back_two_clauses_but_are_never_glued_into_one():
     assert glued.refused
 
 
+def test_a_number_given_as_money_must_be_money_in_its_passage():
+    from rag.text import money_values
+
+    assert money_values("Tesla delivered 184,877 vehicles in Q1") == set()
+    assert money_values("$6.3 billion, US$10 a week, USD 5 million and 848 million yuan") == {6.3e9, 10, 5e6, 848e6}
+    counted = "In the first six months of 2021, Tesla delivered 184,877 vehicles in Q1 and 201,250 in Q2."
+    assert verify("$184,877 [1].", [hit(counted)], question="What was Tesla's revenue in Q1 2021?").refused
+    assert not verify("Tesla delivered 184,877 vehicles in Q1 [1].", [hit(counted)]).refused
+    # The same amount written with another mark of money is borne out.
+    assert not verify("CBS charged $5 million a commercial [1].", [hit("CBS charged 5 million dollars an ad.")]).refused
+    assert not verify("Zhejiang gave 848,000,000 yuan [1].", [hit(ARTICLE)]).refused
+
+
 def test_a_year_is_not_an_amount():
     from rag.verify import answers_question
 
