@@ -226,3 +226,21 @@ def test_news_answers_are_counted_by_their_reading_and_an_unread_answer_is_shown
         "read_right": 1, "read_partly": 0, "read_wrong": 1, "unread": 1, "right_by_reading": 0.4}
     noise = [Record("1", "q", False, "Liu Yifei [1].", False, False), Record("2", "q", False, "x", True, True)]
     assert reading("noise", noise, path) == {"read_right": 1, "read_partly": 0, "read_wrong": 0, "unread": 0}
+
+
+def test_the_ablation_arranges_each_check_alone_and_left_out():
+    from eval.ablation import arrangements, scores, table
+
+    checks = {"a": {"RAG_A": "false"}, "b": {"RAG_B": "0"}}
+    assert arrangements(checks) == {
+        "all": {}, "none": {"RAG_A": "false", "RAG_B": "0"},
+        "only a": {"RAG_B": "0"}, "only b": {"RAG_A": "false"},
+        "all but a": {"RAG_A": "false"}, "all but b": {"RAG_B": "0"},
+    }
+    # news-noise prints two summaries; a question file's has no `set` and scores its accuracy
+    news = scores("news", [{"set": "news-noise", "refused": 0.58}, {"set": "news-positive", "right": 0.68}])
+    assert news == {"news-noise": 0.58, "news-positive": 0.68}
+    assert scores("q48", [{"answer_accuracy": 0.8958}]) == {"q48": 0.8958}
+    assert table({"all": {"q48": 0.8958}, "none": {"q48": 0.875}}).splitlines() == [
+        "| checks | q48 |", "|---|---|", "| all | 0.896 |", "| none | 0.875 |",
+    ]
