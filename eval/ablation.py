@@ -1,6 +1,6 @@
 """What each check adds, measured on the same recorded drafts (`rag eval --replay`).
 
-    python -m eval.ablation RUN_DIR --record   # ask every dev set for real, one folder per set
+    python -m eval.ablation RUN_DIR --record   # ask every dev set for real, one folder per set, once
     python -m eval.ablation RUN_DIR            # replay them with the checks in each arrangement
 
 The checks after generation are chosen by replaying recorded drafts, because two real runs of
@@ -8,7 +8,8 @@ the bundled model differ in an answer or two whatever changed (eval/replay.py). 
 every recorded set with the checks arranged so as to answer "what does this one add": all of them
 (the settings in force), none, each alone, and each left out of the rest. A check whose "all but"
 row equals the "all" row adds nothing beside the others and can be retired. The table goes to
-stdout and RUN_DIR/ablation.md, every summary to RUN_DIR/ablation.json.
+stdout and RUN_DIR/ablation.md, its scores to RUN_DIR/ablation.json, and each replay's own report
+to RUN_DIR/ablation/<arrangement>/<set>/.
 """
 
 from __future__ import annotations
@@ -117,13 +118,15 @@ def replay(run: Path, sets: dict[str, list[str]], checks: dict[str, dict[str, st
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m eval.ablation", description=__doc__.split("\n\n")[0])
     p.add_argument("run", type=Path, help="folder of recorded runs, one per set")
-    p.add_argument("--record", action="store_true", help="ask the sets for real into RUN first")
+    p.add_argument("--record", action="store_true", help="ask the sets for real into RUN, then stop")
     p.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS), help="the sets (default: all)")
     args = p.parse_args(argv)
     sets = {name: SETS[name] for name in args.sets}
     try:
         if args.record:
             record(args.run, sets)
+            print(f"recorded in {args.run}: replay them with python -m eval.ablation {args.run}", file=sys.stderr)
+            return 0
         results = replay(args.run, sets)
     except (ValueError, RuntimeError) as exc:
         print(f"ablation: {exc}", file=sys.stderr)
