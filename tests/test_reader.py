@@ -15,7 +15,7 @@ def reader():
 def test_a_passage_that_states_the_answer_outranks_one_on_the_topic(reader):
     """Invented text (no SQuAD, no starting article): the answer, and the same names in an
     unrelated sentence. (A near miss about another year, "The 2018 final was won by ...", is not
-    told apart by this reader: README, "The reader", says so.)"""
+    told apart by this reader: docs/evaluation.md, "The reader", says so.)"""
     question = "Who won the 2019 Lakeside Cup final?"
     passages = [
         "Lakeside Cup (2020-05-02)\nIn the 2019 Lakeside Cup final, Millfield beat Harbor Town 3-0 to take the trophy.",
