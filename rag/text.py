@@ -132,6 +132,7 @@ _CURRENCY = (
 _MONEY = re.compile(
     rf"(?:(?<![A-Za-z])[A-Z]{{0,2}}[$€£¥₹]|\b(?:{_CURRENCY})\b)\s*({_NUMBER.pattern})"
     rf"|({_NUMBER.pattern})\s*(?:{_CURRENCY})\b",
+    re.IGNORECASE,  # "848 million Yuan" in a heading is money too
 )
 
 
@@ -139,7 +140,9 @@ def money_values(text: str) -> set[float]:
     """The values of the numbers a text writes as money: after a currency sign ("$6.3 billion",
     "US$10") or code ("USD 5 million"), or before a currency's name or code ("848 million yuan").
     A number in a passage that counts something else ("184,877 vehicles") is no amount of money,
-    so an answer that writes it as one adds a detail no passage states."""
+    so an answer that writes it as one adds a detail no passage states. The names and codes are
+    the widely used currencies; an amount in another ("5 million kronor") is simply not checked,
+    unless the answer turns it into one of these, which no passage bears out either."""
     return {v for m in _MONEY.finditer(text) for v in number_values(m.group(1) or m.group(5))}
 
 

@@ -166,6 +166,7 @@ def test_a_number_given_as_money_must_be_money_in_its_passage():
     # The same amount written with another mark of money is borne out.
     assert not verify("CBS charged $5 million a commercial [1].", [hit("CBS charged 5 million dollars an ad.")]).refused
     assert not verify("Zhejiang gave 848,000,000 yuan [1].", [hit(ARTICLE)]).refused
+    assert not verify("Zhejiang gave 848 million yuan [1].", [hit(ARTICLE.replace("yuan", "Yuan"))]).refused
 
 
 def test_a_year_is_not_an_amount():
