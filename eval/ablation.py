@@ -82,13 +82,15 @@ def table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _eval(args: list[str], env: dict[str, str]) -> list[dict]:
+def rag_eval(args: list[str], env: dict[str, str] | None = None) -> list[dict]:
+    """`rag eval --json ARGS` in its own process, as a user runs it (its own model and store):
+    one dict per JSON line printed, each set's summary, in order. A failed run raises with its stderr."""
     result = subprocess.run(
         [sys.executable, "-m", "ui.cli", "eval", "--json", *args],
-        capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT,
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"rag eval {' '.join(args)} failed: {result.stderr.strip()[-1000:]}")
+        raise RuntimeError(f"rag eval {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
@@ -96,7 +98,7 @@ def record(run: Path, sets: dict[str, list[str]]) -> None:
     """Ask every set for real with the settings in force, each into its folder under `run`."""
     for folder, args in sets.items():
         print(f"recording {folder} ...", file=sys.stderr, flush=True)
-        _eval([*args, "--out", str(run / folder)], {})
+        rag_eval([*args, "--out", str(run / folder)], {})
 
 
 def replay(run: Path, sets: dict[str, list[str]], checks: dict[str, dict[str, str]] = CHECKS) -> dict:
@@ -110,7 +112,7 @@ def replay(run: Path, sets: dict[str, list[str]], checks: dict[str, dict[str, st
         row = {}
         for folder, args in sets.items():
             out = run / "ablation" / name.replace(" ", "-") / folder
-            row |= scores(folder, _eval([*args, "--replay", str(run / folder), "--out", str(out)], env))
+            row |= scores(folder, rag_eval([*args, "--replay", str(run / folder), "--out", str(out)], env))
         results[name] = row
     return results
 

@@ -12,6 +12,7 @@ import sys
 import pytest
 from conftest import ROOT
 
+from eval.ablation import rag_eval
 from eval.run import THRESHOLDS
 
 pytestmark = pytest.mark.e2e
@@ -34,12 +35,7 @@ def test_article_set_meets_the_thresholds(engine, settings):
 
 
 def _rag_eval(*args: str, env: dict | None = None) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "ui.cli", "eval", "--json", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=3600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = rag_eval(list(args), env)[-1]
     print(json.dumps(summary, indent=2))
     return summary
 
