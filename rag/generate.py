@@ -13,6 +13,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 from rag.kvcache import PrefixCache
@@ -172,6 +173,45 @@ def _keep_output():
 
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
     return callback
+
+
+REBUILD = (
+    "Rebuild it without AMX: rm -rf .venv && make install (Makefile, LLAMA_CFLAGS), or by hand: "
+    "CMAKE_ARGS=\"-DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' "
+    "-DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'\" "
+    "pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==0.3.36"
+)
+
+_RUNTIME_PROBE = """
+import sys
+from llama_cpp import Llama
+llm = Llama(model_path=sys.argv[1], n_ctx=512, n_threads=1, n_batch=512, verbose=False)
+llm.create_completion("The quick brown fox jumps over the lazy dog. " * 8, max_tokens=2)
+"""
+
+
+def check_runtime(model_path: Path, timeout: float = 300) -> None:
+    """Read a 90-token prompt and write two tokens with the bundled model, in a child process.
+
+    llama.cpp is compiled on the user's machine for its CPU. A CPU can report instructions its
+    kernel or hypervisor does not let a process run (AMX, seen here: SIGILL in the first batched
+    prompt), and then every answer kills the process that asks it, UI and tests included, with no
+    message. Here that is one clear error at set-up instead."""
+    import signal
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _RUNTIME_PROBE, str(model_path)], capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode == -signal.SIGILL:
+        raise GeneratorError(
+            "llama.cpp stopped on an illegal instruction: it was compiled for instructions this machine "
+            f"does not run. {REBUILD}"
+        )
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
+        raise GeneratorError(f"llama.cpp could not generate with {model_path.name}: {tail[0][:500]}")
 
 
 class OpenAIGenerator(_ChatGenerator):

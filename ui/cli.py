@@ -202,10 +202,14 @@ def cmd_config(args, settings: Settings) -> int:
 
 def cmd_setup(args, settings: Settings) -> int:
     from rag.embed import onnx_model
+    from rag.generate import check_runtime
     from rag.model_files import ensure_model
     from rag.reader import reader_onnx
 
-    print(f"model: {ensure_model(settings.model_dir)} (SHA-256 verified)")
+    model = ensure_model(settings.model_dir)
+    print(f"model: {model} (SHA-256 verified)")
+    check_runtime(model)
+    print("llama.cpp: reads a prompt and generates on this machine")
     print(f"embedder: {onnx_model(folder=settings.model_dir)}")
     print(f"reader: {reader_onnx(folder=settings.model_dir)}")
     return 0
