@@ -175,12 +175,23 @@ def _keep_output():
     return callback
 
 
-REBUILD = (
-    "Rebuild it without AMX: rm -rf .venv && make install (Makefile, LLAMA_CFLAGS), or by hand: "
-    "CMAKE_ARGS=\"-DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' "
-    "-DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'\" "
-    "pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==0.3.36"
-)
+_NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"  # as the Makefile's LLAMA_CFLAGS on x86_64
+
+
+def rebuild_hint() -> str:
+    """How to rebuild the installed llama-cpp-python without AMX (the Makefile does it at install)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pinned = f"llama-cpp-python=={version('llama-cpp-python')}"
+    except PackageNotFoundError:
+        pinned = "llama-cpp-python"
+    return (
+        "Rebuild it without AMX: rm -rf .venv && make install, or by hand: "
+        f"CMAKE_ARGS=\"-DCMAKE_C_FLAGS='{_NO_AMX}' -DCMAKE_CXX_FLAGS='{_NO_AMX}'\" "
+        f"pip install --force-reinstall --no-deps --no-cache-dir {pinned}"
+    )
+
 
 _RUNTIME_PROBE = """
 import sys
@@ -201,13 +212,16 @@ def check_runtime(model_path: Path, timeout: float = 300) -> None:
     import subprocess
     import sys
 
-    result = subprocess.run(
-        [sys.executable, "-c", _RUNTIME_PROBE, str(model_path)], capture_output=True, text=True, timeout=timeout
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _RUNTIME_PROBE, str(model_path)], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GeneratorError(f"llama.cpp did not read a 90-token prompt in {timeout:g} s with {model_path.name}") from exc
     if result.returncode == -signal.SIGILL:
         raise GeneratorError(
             "llama.cpp stopped on an illegal instruction: it was compiled for instructions this machine "
-            f"does not run. {REBUILD}"
+            f"does not run. {rebuild_hint()}"
         )
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
