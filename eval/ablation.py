@@ -82,12 +82,12 @@ def table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def rag_eval(args: list[str], env: dict[str, str] | None = None) -> list[dict]:
+def rag_eval(args: list[str], env: dict[str, str] | None = None, timeout: float | None = None) -> list[dict]:
     """`rag eval --json ARGS` in its own process, as a user runs it (its own model and store):
     one dict per JSON line printed, each set's summary, in order. A failed run raises with its stderr."""
     result = subprocess.run(
         [sys.executable, "-m", "ui.cli", "eval", "--json", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT, timeout=timeout,
     )
     if result.returncode != 0:
         raise RuntimeError(f"rag eval {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")

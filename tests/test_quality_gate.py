@@ -35,7 +35,7 @@ def test_article_set_meets_the_thresholds(engine, settings):
 
 
 def _rag_eval(*args: str, env: dict | None = None) -> dict:
-    summary = rag_eval(list(args), env)[-1]
+    summary = rag_eval(list(args), env, timeout=3600)[-1]
     print(json.dumps(summary, indent=2))
     return summary
 
