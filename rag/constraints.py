@@ -19,6 +19,7 @@ titles), so no list of places, people or organisations is needed. All functions 
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -208,6 +209,16 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
     return all(w in words for w in constraint.value) or (
         constraint.opening and all(w in words for w in constraint.after_opening)
     )
+
+
+def described(constraint: Constraint) -> str:
+    """A constraint as a reader would write it: a month by its name ("March", not "3"), a name
+    without its possessive ("Tesla", not "Tesla's"), the rest as the question has it."""
+    if constraint.kind == "month":
+        return calendar.month_name[int(constraint.value)]
+    if constraint.kind == "name":
+        return " ".join(without_possessive(w) for w in constraint.text.split())
+    return constraint.text
 
 
 def article_words(text: str) -> frozenset[str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from rag.constraints import asked
+from rag.constraints import asked, described, unmet
 from rag.context import tokens
 from rag.generate import ExtractiveGenerator, GeneratorError
 from rag.reader import Reading, probability
@@ -53,6 +53,8 @@ class Turn:
     """The model's texts for the parts of a compound question asked alone (`complete`)."""
     checked: Verified | None = None
     refused_by: str = ""
+    unstated: tuple[str, ...] = ()
+    """What the question fixes that no cited place states, when the constraints step refused."""
     readings: list[Reading] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     stop: bool = False
@@ -64,7 +66,7 @@ class Turn:
         checked = self.checked or Verified(REFUSAL, (), True)
         return Answer(self.question, checked.text, checked.citations, checked.refused, tuple(self.hits),
                       self.timings, self.searched, self.signals, self.refused_by if checked.refused else "",
-                      self.draft, tuple(self.part_drafts))
+                      self.draft, tuple(self.part_drafts), self.unstated if checked.refused else ())
 
 
 Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]
@@ -184,6 +186,9 @@ def constraints(engine: Engine, turn: Turn) -> Turn:
     answer of the asked type (rag.constraints), and a cited passage not one the reader is all but
     sure does not answer."""
     failed = ungrounded(turn.signals, turn.settings) if not turn.checked.refused else ""
+    if failed == "constraints":  # named to the reader (Answer.why_refused)
+        missing = unmet(turn.searched, turn.checked.citations, turn.hits, engine.article_words, turn.checked.text)
+        turn.unstated = tuple(described(k) for k in missing)
     if failed:
         turn.refuse(failed, (turn.checked.text,))
     return turn

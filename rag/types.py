@@ -144,10 +144,17 @@ class Answer:
     part_drafts: tuple[str, ...] = ()
     """The model's texts for parts of a compound question asked alone after the answer left them
     out (rag.steps.complete), in the order asked; recorded for eval.replay like `draft`."""
+    unstated: tuple[str, ...] = ()
+    """For a refusal by "constraints": what the question fixes that no cited place states ("2019",
+    "Naqu"), as rag.constraints.described writes it; named to the reader by `why_refused`."""
 
     @property
     def why_refused(self) -> str:
         """One sentence on why there is no answer ("" for an answer)."""
+        if self.refused_by == "constraints" and self.unstated:
+            named = [f'"{text}"' for text in self.unstated]
+            listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+            return f"The passages the model answered from do not state {listed}, which the question asks about."
         return REFUSAL_REASONS.get(self.refused_by, "")
 
     def to_json(self) -> dict:

@@ -1,6 +1,6 @@
 """A question's constraints, checked where its answer is cited (rag.constraints): pure logic."""
 
-from rag.constraints import answer_type_ok, asked, question_constraints, stated, unmet
+from rag.constraints import answer_type_ok, asked, described, question_constraints, stated, unmet
 from rag.types import Chunk, Citation, Hit
 
 
@@ -164,3 +164,17 @@ def test_an_answer_to_one_part_of_a_compound_question_is_held_to_that_parts_cons
     assert unmet(q, citations, hits, answer=one) == []
     assert [c.text for c in unmet(q, citations, hits)] == ["Qinghai", "Zhejiang"]  # the whole question's
     assert [c.text for c in unmet(q, citations, hits, answer=both)] == ["Qinghai", "Zhejiang"]
+
+
+def test_a_constraint_is_described_as_a_reader_writes_it_and_a_refusal_names_them():
+    from rag.types import Answer
+
+    assert [described(c) for c in question_constraints("What was Tesla's revenue in March 2021?")] == [
+        "2021", "March", "Tesla"]
+    assert [described(c) for c in question_constraints("Who won the first Super Bowl?")] == ["first", "Super Bowl"]
+    one = Answer("q", "x", refused=True, refused_by="constraints", unstated=("2019",))
+    assert one.why_refused == 'The passages the model answered from do not state "2019", which the question asks about.'
+    three = Answer("q", "x", refused=True, refused_by="constraints", unstated=("2019", "Q1", "Tesla"))
+    assert 'state "2019", "Q1" or "Tesla", which' in three.why_refused
+    # A refusal for the answer's type or a topicless quote names nothing: the step's general reason.
+    assert Answer("q", "x", refused=True, refused_by="constraints").why_refused.startswith("The passages that answer")

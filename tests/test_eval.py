@@ -153,6 +153,22 @@ def test_a_replay_checks_the_recorded_drafts_without_the_model(engine, tmp_path)
         pass
 
 
+def test_a_constraints_refusal_names_what_the_passages_do_not_state(engine, tmp_path):
+    """The Qinghai article's amount given for Naqu (issue 7's near miss), the draft replayed on
+    the real store: the constraints step refuses, and the reader is told which of the question's
+    names the cited passage does not state."""
+    from eval.replay import replaying
+
+    q = "How much aid money has Zhejiang given Naqu in total?"
+    draft = "Since 2010, Zhejiang Province has organized 848 million yuan of assistance funds [1]."
+    (tmp_path / "report.json").write_text(json.dumps({"results": [{"question": q, "draft": draft}]}))
+    with replaying(tmp_path):
+        a = engine.answer(q)
+    assert "848" in a.hits[0].chunk.text, "retrieval changed: the draft must cite the passage with the amount"
+    assert a.refused and a.refused_by == "constraints" and a.unstated == ("Naqu",)
+    assert a.why_refused == 'The passages the model answered from do not state "Naqu", which the question asks about.'
+
+
 def test_a_part_the_answer_left_out_is_asked_alone_and_added_once_checked(engine, tmp_path):
     """The `complete` step on the real articles, the model's drafts replayed: a compound question
     answered for Naqu alone gets the Qinghai leader from the part asked alone; a part's draft
