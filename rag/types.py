@@ -163,6 +163,8 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "refused_by": self.refused_by,
+            "why_refused": self.why_refused,
             "citations": [
                 {k: v for k, v in asdict(c).items() if k != "chunk_id"} for c in self.citations
             ],
