@@ -19,7 +19,6 @@ titles), so no list of places, people or organisations is needed. All functions 
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -214,8 +213,8 @@ def stated(constraint: Constraint, sentence: str, context: str, article: frozens
 def described(constraint: Constraint) -> str:
     """A constraint as a reader would write it: a month by its name ("March", not "3"), a name
     without its possessive ("Tesla", not "Tesla's"), the rest as the question has it."""
-    if constraint.kind == "month":
-        return calendar.month_name[int(constraint.value)]
+    if constraint.kind == "month":  # the full name from rag.text.MONTHS, not the locale's (calendar)
+        return max((m for m, i in MONTHS.items() if i == constraint.value), key=len).capitalize()
     if constraint.kind == "name":
         return " ".join(without_possessive(w) for w in constraint.text.split())
     return constraint.text
