@@ -53,6 +53,8 @@ class Result:
     gold_doc_cited: bool | None = None
     timings: dict = field(default_factory=dict)
     refused_by: str = ""
+    unstated: tuple[str, ...] = ()
+    """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
     signals: dict = field(default_factory=dict)
     """What the answerability decision saw (rag.answerable), so a threshold can be replayed offline."""
     draft: str = ""
@@ -102,6 +104,7 @@ def score(q: Question, a) -> Result:
         why = "answered a question the articles cannot answer"
     elif a.refused:
         detail = f", answerability {a.signals['answerable']:.2f}" if a.refused_by == "answerability" else ""
+        detail += f", unstated: {', '.join(a.unstated)}" if a.unstated else ""
         why = f"refused an answerable question (by {a.refused_by or 'the engine'}{detail})"
     else:
         missing = [f for f in q.required_facts if not m.fact_present(a.text, f)]
@@ -126,6 +129,7 @@ def score(q: Question, a) -> Result:
         gold_doc_cited=any(Path(c.source).name in gold for c in a.citations) if q.answerable and not a.refused else None,
         timings=dict(a.timings),
         refused_by=a.refused_by,
+        unstated=a.unstated,
         draft=a.draft,
         part_drafts=a.part_drafts,
         signals=dict(a.signals),
