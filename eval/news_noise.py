@@ -79,7 +79,7 @@ def run(mode: str, limit: int | None = None, progress: bool = True, **overrides)
             reference=" | ".join(q["answers"]),
             citations=[{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in a.citations],
             retrieved=[Path(h.chunk.source).name for h in a.hits],
-            timings=dict(a.timings), signals=dict(a.signals), refused_by=a.refused_by, unstated=a.unstated, draft=a.draft,
+            timings=dict(a.timings), signals=dict(a.signals), refused_by=a.refused_by, unstated=a.unstated, unanswered=a.unanswered, draft=a.draft,
             part_drafts=a.part_drafts,
         ))
     summary = summarize(f"news-{mode}", records)

@@ -43,6 +43,8 @@ class Record:
     refused_by: str = ""
     unstated: tuple[str, ...] = ()
     """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
+    unanswered: tuple[str, ...] = ()
+    """The parts of a compound question left without an answer (rag.types.Answer.unanswered)."""
     draft: str = ""
     """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
     part_drafts: tuple[str, ...] = ()
@@ -104,7 +106,7 @@ def run(name: str, split: str | None = "dev", limit: int | None = None, progress
                 gold_retrieved=(q.gold_doc in retrieved) if q.gold_doc else None,
                 timings=dict(a.timings),
                 signals=dict(a.signals),
-                refused_by=a.refused_by, unstated=a.unstated, draft=a.draft, part_drafts=a.part_drafts,
+                refused_by=a.refused_by, unstated=a.unstated, unanswered=a.unanswered, draft=a.draft, part_drafts=a.part_drafts,
             )
         )
     return summarize(name, records), records

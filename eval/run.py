@@ -55,6 +55,8 @@ class Result:
     refused_by: str = ""
     unstated: tuple[str, ...] = ()
     """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
+    unanswered: tuple[str, ...] = ()
+    """The parts of a compound question left without an answer (rag.types.Answer.unanswered)."""
     signals: dict = field(default_factory=dict)
     """What the answerability decision saw (rag.answerable), so a threshold can be replayed offline."""
     draft: str = ""
@@ -130,6 +132,7 @@ def score(q: Question, a) -> Result:
         timings=dict(a.timings),
         refused_by=a.refused_by,
         unstated=a.unstated,
+        unanswered=a.unanswered,
         draft=a.draft,
         part_drafts=a.part_drafts,
         signals=dict(a.signals),

@@ -55,6 +55,8 @@ class Turn:
     refused_by: str = ""
     unstated: tuple[str, ...] = ()
     """What the question fixes that no cited place states, when the constraints step refused."""
+    unanswered: list[str] = field(default_factory=list)
+    """The parts of a compound question that `complete` asked alone and got no answer for."""
     readings: list[Reading] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     stop: bool = False
@@ -66,7 +68,8 @@ class Turn:
         checked = self.checked or Verified(REFUSAL, (), True)
         return Answer(self.question, checked.text, checked.citations, checked.refused, tuple(self.hits),
                       self.timings, self.searched, self.signals, self.refused_by if checked.refused else "",
-                      self.draft, tuple(self.part_drafts), self.unstated if checked.refused else ())
+                      self.draft, tuple(self.part_drafts), self.unstated if checked.refused else (),
+                      () if checked.refused else tuple(self.unanswered))
 
 
 Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]
@@ -244,7 +247,9 @@ def completing(ask: Ask) -> Step:
         out is asked alone over the same passages, and its answer, once verified and checked
         against that part like any answer, is added. The small model often answers one part of
         "Who led X, and who led Y?" and stops; asked alone, it reads the same passages again, so
-        llama.cpp reuses their state and only the part and its reply cost time."""
+        llama.cpp reuses their state and only the part and its reply cost time. A part that gets
+        no answer that stands is kept in `unanswered`, so the reader is told it was not found
+        rather than left to guess whether the model forgot it."""
         s = turn.settings
         for part in unanswered(turn.searched, turn.checked):
             try:
@@ -254,9 +259,12 @@ def completing(ask: Ask) -> Step:
                 break
             turn.part_drafts.append(draft)
             checked = verify(draft, turn.hits, question=part)
-            if checked.refused or not (turn.checked.refused or adds(checked.text, turn.checked.text)):
-                continue
-            if stands(engine, part, turn.hits, checked, reading(engine, part, turn.hits, s), s, s.min_answerable) is None:
+            if not (checked.refused or turn.checked.refused or adds(checked.text, turn.checked.text)):
+                continue  # it restates what the answer already says: answered there
+            if checked.refused or stands(
+                engine, part, turn.hits, checked, reading(engine, part, turn.hits, s), s, s.min_answerable
+            ) is None:
+                turn.unanswered.append(part)
                 continue
             yield " " + checked.text  # after the streamed draft, which the verified answer replaces
             turn.checked = checked if turn.checked.refused else joined(turn.checked, checked)

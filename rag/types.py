@@ -147,6 +147,9 @@ class Answer:
     unstated: tuple[str, ...] = ()
     """For a refusal by "constraints": what the question fixes that no cited place states ("2019",
     "Naqu"), as rag.constraints.described writes it; named to the reader by `why_refused`."""
+    unanswered: tuple[str, ...] = ()
+    """For an answer to a compound question: its parts that got no answer (rag.steps.complete
+    asked each alone over the same passages), told to the reader by `not_answered`."""
 
     @property
     def why_refused(self) -> str:
@@ -157,6 +160,14 @@ class Answer:
             return f"The passages the model answered from do not state {listed}, which the question asks about."
         return REFUSAL_REASONS.get(self.refused_by, "")
 
+    @property
+    def not_answered(self) -> str:
+        """One sentence naming the parts of a compound question the answer leaves open ("" when none)."""
+        if not self.unanswered:
+            return ""
+        listed = " ".join(f'"{part}"' for part in self.unanswered)
+        return f"The passages found do not answer {'this part' if len(self.unanswered) == 1 else 'these parts'}: {listed}"
+
     def to_json(self) -> dict:
         """The stable `rag ask --json` shape; scripts depend on it."""
         return {
@@ -165,6 +176,7 @@ class Answer:
             "refused": self.refused,
             "refused_by": self.refused_by,
             "why_refused": self.why_refused,
+            "unanswered": list(self.unanswered),
             "citations": [
                 {k: v for k, v in asdict(c).items() if k != "chunk_id"} for c in self.citations
             ],

@@ -34,7 +34,7 @@ def test_ask_json_is_one_object(ingested):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no progress bars or warnings from the libraries on an answer
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answer", "refused", "refused_by", "why_refused", "citations", "hits", "timings"}
+    assert set(data) == {"question", "answer", "refused", "refused_by", "why_refused", "unanswered", "citations", "hits", "timings"}
     assert "Zhu Congjiu" in data["answer"] and data["citations"][0]["n"] == 1
     quote = data["citations"][0]
     with open(quote["source"], encoding="utf-8") as f:

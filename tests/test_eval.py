@@ -172,7 +172,8 @@ def test_a_constraints_refusal_names_what_the_passages_do_not_state(engine, tmp_
 def test_a_part_the_answer_left_out_is_asked_alone_and_added_once_checked(engine, tmp_path):
     """The `complete` step on the real articles, the model's drafts replayed: a compound question
     answered for Naqu alone gets the Qinghai leader from the part asked alone; a part's draft
-    that only restates the answer, or that its passages do not support, adds nothing."""
+    that only restates the answer, or that its passages do not support, adds nothing, and the
+    unsupported one leaves its part named as not answered."""
     import pytest
 
     from eval.replay import replaying
@@ -202,6 +203,10 @@ def test_a_part_the_answer_left_out_is_asked_alone_and_added_once_checked(engine
     for answer in (restated, unsupported):
         assert "Zhu Congjiu" in answer.text and "Wang" not in answer.text and "Li Hua" not in answer.text
         assert "completed" not in answer.signals
+    assert added.unanswered == restated.unanswered == () and added.not_answered == ""
+    assert unsupported.unanswered == ("Who led the delegation from Qinghai to Zhejiang?",)
+    assert unsupported.not_answered.endswith('this part: "Who led the delegation from Qinghai to Zhejiang?"')
+    assert unsupported.to_json()["unanswered"] == list(unsupported.unanswered)
 
 
 def test_a_backend_that_fails_when_a_part_is_asked_alone_loses_nothing_of_the_answer(engine, tmp_path):

@@ -142,6 +142,9 @@ def test_untrusted_text_carries_no_markup():
     assert error_html(planted) == f'<div class="error">{safe_text(planted)}</div>'
     assert "[" not in safe_text(planted) and "(" not in safe_text(planted) and "<" not in safe_text(planted)
     assert answer_html(ans).count("<a ") == 2  # the [2] and [1] markers it built, nothing planted
+    part = Answer("q", "Zhu Congjiu [1].", (), False, (), unanswered=(planted,))
+    assert f'<div class="why">{safe_text(part.not_answered)}</div>' in answer_html(part)  # the user's part, inert
+    assert answer_html(part).count("<a ") == 1 and "<img" not in answer_html(part)
 
 
 def test_a_busy_store_is_a_message_and_nothing_is_lost(handlers, tmp_path):

@@ -60,8 +60,8 @@ def test_answer_json_shape_is_stable():
     c = Citation(1, "d", "T", "2020-01-01", "/x.txt", "cid", "quote", 3, 8)
     a = Answer("q?", "text [1].", (c,), False, (Hit(chunk("a"), 0.1, 0.5),), {"retrieve_s": 0.1, "total_s": 1.0})
     data = json.loads(json.dumps(a.to_json()))
-    assert list(data) == ["question", "answer", "refused", "refused_by", "why_refused", "citations", "hits", "timings"]
-    assert data["refused_by"] == data["why_refused"] == ""  # an answer
+    assert list(data) == ["question", "answer", "refused", "refused_by", "why_refused", "unanswered", "citations", "hits", "timings"]
+    assert data["refused_by"] == data["why_refused"] == "" and data["unanswered"] == []  # a whole answer
     refused = Answer("q?", "The articles don't say.", refused=True, refused_by="constraints", unstated=("2019",))
     assert refused.to_json()["why_refused"] == refused.why_refused and "2019" in refused.why_refused
     assert list(data["citations"][0]) == ["n", "doc_id", "title", "date", "source", "quote", "start", "end", "section"]

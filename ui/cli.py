@@ -247,7 +247,8 @@ def _eval(args, settings: Settings) -> int:
 
 def _print_answer(result) -> None:
     """The answer, its citations and quotes: article and model text, so through `printable`."""
-    lines = [result.text] + ([f"  ({result.why_refused})"] if result.why_refused else [])
+    note = result.why_refused or result.not_answered
+    lines = [result.text] + ([f"  ({note})"] if note else [])
     for c in result.citations:
         where = ", ".join(x for x in (c.title, c.date, c.section) if x)
         lines.append(f"  [{c.n}] {where} — {Path(c.source).name} chars {c.start}-{c.end}\n      \"{c.quote}\"")

@@ -39,6 +39,8 @@ def answer_html(answer: Answer) -> str:
             f'<a class="cite" href="#cite-{piece}" title="Show source {piece}">[{piece}]</a>' if i % 2 else safe_text(piece)
             for i, piece in enumerate(CITED.split(answer.text))
         )
+    if answer.not_answered:
+        body += f'<div class="why">{safe_text(answer.not_answered)}</div>'
     if answer.searched and answer.searched != answer.question:
         body += f'<div class="searched">Searched: {safe_text(answer.searched)}</div>'
     return body
