@@ -49,3 +49,29 @@ def test_ask_and_click_a_citation(page_url):
         assert "848 million" in quote.inner_text()
         page.screenshot(path=str(OUT / "chat.png"), full_page=True)
         browser.close()
+
+
+def test_a_part_the_articles_do_not_answer_is_said_under_the_answer(page_url):
+    """A compound question whose second part the articles do not answer (the Naqu article states
+    no amount): the page answers the first part and names the second as not answered, as text."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page.goto(page_url)
+        page.locator("#question textarea").fill("Who led the delegation to Naqu, and how many yuan did it donate to Naqu?")
+        page.locator("#ask").click()
+        page.wait_for_selector("#chat .why", timeout=300_000)
+        bubble = page.locator("#chat .message-row").last
+        note = bubble.locator(".why").first
+        assert note.is_visible()
+        assert note.inner_text() == 'The passages found do not answer this part: "How many yuan did it donate to Naqu?"'
+        assert bubble.locator("a.cite").count() >= 1  # the first part is answered, with its citation
+        page.screenshot(path=str(OUT / "part-not-answered.png"), full_page=True)
+        browser.close()
