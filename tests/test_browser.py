@@ -1,5 +1,7 @@
-"""The chat page in a real headless Chromium: ask, watch the answer stream, click a citation."""
+"""The chat page in a real headless Chromium: ask, click a citation, see a part the articles do not answer named."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,9 @@ def page_url(engine, settings):
     stop(proc)
 
 
-def test_ask_and_click_a_citation(page_url):
+@contextmanager
+def opened(url: str) -> Iterator:
+    """A page of a fresh headless Chromium (no sandbox, no background network) at `url`."""
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -31,8 +35,16 @@ def test_ask_and_click_a_citation(page_url):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 950})
-        page.goto(page_url)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 950})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_ask_and_click_a_citation(page_url):
+    with opened(page_url) as page:
         page.locator("#question textarea").fill("How much aid money has Zhejiang given Qinghai since 2010?")
         page.locator("#ask").click()
         page.wait_for_selector("#chat a.cite", timeout=300_000)
@@ -48,23 +60,12 @@ def test_ask_and_click_a_citation(page_url):
         assert quote.is_visible()
         assert "848 million" in quote.inner_text()
         page.screenshot(path=str(OUT / "chat.png"), full_page=True)
-        browser.close()
 
 
 def test_a_part_the_articles_do_not_answer_is_said_under_the_answer(page_url):
     """A compound question whose second part the articles do not answer (the Naqu article states
     no amount): the page answers the first part and names the second as not answered, as text."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 950})
-        page.goto(page_url)
+    with opened(page_url) as page:
         page.locator("#question textarea").fill("Who led the delegation to Naqu, and how many yuan did it donate to Naqu?")
         page.locator("#ask").click()
         page.wait_for_selector("#chat .why", timeout=300_000)
@@ -74,4 +75,3 @@ def test_a_part_the_articles_do_not_answer_is_said_under_the_answer(page_url):
         assert note.inner_text() == 'The passages found do not answer this part: "How many yuan did it donate to Naqu?"'
         assert bubble.locator("a.cite").count() >= 1  # the first part is answered, with its citation
         page.screenshot(path=str(OUT / "part-not-answered.png"), full_page=True)
-        browser.close()
