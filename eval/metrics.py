@@ -5,11 +5,28 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from rag.text import normalise, number_values, split_sentences, strip_markers
 from rag.verify import support
 
 Fact = str | list[str]
+
+
+def kept(answer) -> dict:
+    """What every eval record keeps of an answer (rag.types.Answer) beside its score: its
+    citations, timings and signals, the step that refused and what it found unstated, the parts
+    left without an answer, and the model's drafts (for eval.replay)."""
+    return {
+        "citations": [{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in answer.citations],
+        "timings": dict(answer.timings),
+        "signals": dict(answer.signals),
+        "refused_by": answer.refused_by,
+        "unstated": answer.unstated,
+        "unanswered": answer.unanswered,
+        "draft": answer.draft,
+        "part_drafts": answer.part_drafts,
+    }
 
 
 # -- answers ------------------------------------------------------------------------------

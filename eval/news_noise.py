@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from eval import corpora
+from eval.metrics import kept
 from eval.public import Record, load_verdicts, summarize
 from ingest.index import ingest_into
 
@@ -77,10 +78,7 @@ def run(mode: str, limit: int | None = None, progress: bool = True, **overrides)
         records.append(Record(
             str(q["id"]), q["question"], answerable, a.text, a.refused, right,
             reference=" | ".join(q["answers"]),
-            citations=[{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in a.citations],
-            retrieved=[Path(h.chunk.source).name for h in a.hits],
-            timings=dict(a.timings), signals=dict(a.signals), refused_by=a.refused_by, unstated=a.unstated, unanswered=a.unanswered, draft=a.draft,
-            part_drafts=a.part_drafts,
+            retrieved=[Path(h.chunk.source).name for h in a.hits], **kept(a),
         ))
     summary = summarize(f"news-{mode}", records)
     summary["right"] = round(sum(bool(r.right) for r in records) / len(records), 4) if records else None

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eval import corpora
-from eval.metrics import llm_speed, percentile, refusals_by_step
+from eval.metrics import kept, llm_speed, percentile, refusals_by_step
 from ingest.index import ingest_into
 from rag.steps import checks_s
 from rag.text import strip_markers
@@ -101,12 +101,9 @@ def run(name: str, split: str | None = "dev", limit: int | None = None, progress
                 q.id, q.question, q.answerable, a.text, a.refused, right,
                 reference=q.answers[0] if name == "papers" else " | ".join(q.answers),
                 similarity=sim,
-                citations=[{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in a.citations],
                 retrieved=retrieved,
                 gold_retrieved=(q.gold_doc in retrieved) if q.gold_doc else None,
-                timings=dict(a.timings),
-                signals=dict(a.signals),
-                refused_by=a.refused_by, unstated=a.unstated, unanswered=a.unanswered, draft=a.draft, part_drafts=a.part_drafts,
+                **kept(a),
             )
         )
     return summarize(name, records), records

@@ -121,7 +121,6 @@ def score(q: Question, a) -> Result:
         correct=correct,
         why=why,
         searched=a.searched,
-        citations=[{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in a.citations],
         retrieved_docs=names,
         doc_hit=m.hit_at_k(names, gold, len(names)) if gold else None,
         doc_rr=m.reciprocal_rank(names, gold) if gold else None,
@@ -129,13 +128,7 @@ def score(q: Question, a) -> Result:
         grounded=m.grounded_sentences(a.text, passages) if not a.refused else (0, 0),
         precise_citations=(precise, len(cited)) if q.answerable and not a.refused else (0, 0),
         gold_doc_cited=any(Path(c.source).name in gold for c in a.citations) if q.answerable and not a.refused else None,
-        timings=dict(a.timings),
-        refused_by=a.refused_by,
-        unstated=a.unstated,
-        unanswered=a.unanswered,
-        draft=a.draft,
-        part_drafts=a.part_drafts,
-        signals=dict(a.signals),
+        **m.kept(a),
     )
 
 
