@@ -27,21 +27,24 @@ import tempfile
 import uuid
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from rag.embed import embedding_text
-from rag.text import STOPWORDS, stemmer
+from rag.text import STOPWORDS, stemmer, unaccented
 from rag.types import Chunk
 
 K1, B = 1.5, 0.75  # bm25s's defaults, which this index replaced
 MAX_SEGMENTS = 8
 MAX_DEAD = 0.25
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (scikit-learn's) token pattern
-_WORDS = re.compile(r"[A-Za-z]{4,}")  # candidates for the spelling correction
+_WORDS = re.compile(r"[^\W\d_]{4,}")  # candidates for the spelling correction (any script's letters)
+WORDS_FORMAT = 2
+"""The shape of a saved segment's `words.json`; a segment saved in another is built again. 2: words
+of any letters ("hervé", once cut to "herv"), kept as the articles write them."""
 _DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile)
 """What reading a missing, partly deleted or damaged saved index raises: it is then built again."""
 
@@ -123,7 +126,8 @@ class Segment:
             rows = [dataclasses.astuple(c) for c in self.chunks]  # read back as Chunk(*row)
             (tmp / "chunks.json").write_text(json.dumps(rows), encoding="utf-8")
             (tmp / "terms.json").write_text(json.dumps(list(self.terms)), encoding="utf-8")
-            (tmp / "words.json").write_text(json.dumps(sorted(self.words)), encoding="utf-8")
+            words = {"format": WORDS_FORMAT, "words": sorted(self.words)}
+            (tmp / "words.json").write_text(json.dumps(words), encoding="utf-8")
             docs = Counter(c.doc_id for c in self.chunks)
             (tmp / "docs.json").write_text(json.dumps(docs), encoding="utf-8")  # read by `extend`
             sparse.save_npz(tmp / "counts.npz", self.counts, compressed=False)
@@ -138,7 +142,10 @@ class Segment:
         path = folder / name
         chunks = tuple(Chunk(*row) for row in json.loads((path / "chunks.json").read_text(encoding="utf-8")))
         terms = {t: i for i, t in enumerate(json.loads((path / "terms.json").read_text(encoding="utf-8")))}
-        words = frozenset(json.loads((path / "words.json").read_text(encoding="utf-8")))
+        words = json.loads((path / "words.json").read_text(encoding="utf-8"))
+        if not isinstance(words, dict) or words.get("format") != WORDS_FORMAT:
+            raise ValueError(f"segment {name} is of an older format")
+        words = frozenset(words["words"])
         counts = sparse.load_npz(path / "counts.npz").tocsc()
         if counts.shape != (len(chunks), len(terms)):
             raise ValueError(f"segment {name} is damaged")
@@ -170,10 +177,12 @@ class Bm25Index:
         self._avgdl = float(lengths[alive].sum() / self._n) if self._n else 1.0
         self.chunks = {c.id: c for c, a in zip(self._rows, alive, strict=True) if a}
         self._positions = {(c.doc_id, c.index): c for c in self.chunks.values()}
-        self._vocabulary: dict[str, set[str]] = defaultdict(set)  # by first letter
-        for seg in self.segments:
-            for w in seg.words:
-                self._vocabulary[w[0]].add(w)
+        # by the first letter of the word without accents: the unaccented word -> the articles' spelling
+        self._vocabulary: dict[str, dict[str, str]] = defaultdict(dict)
+        self._words = frozenset().union(*(seg.words for seg in self.segments))
+        for w in sorted(self._words):
+            bare = unaccented(w)
+            self._vocabulary[bare[0]].setdefault(bare, w)
 
     # -- disk -----------------------------------------------------------------------------
     @classmethod
@@ -246,17 +255,27 @@ class Bm25Index:
         return Bm25Index([Segment.merge(list(zip(self.segments, self._alive, strict=True)))], self.version)
 
     # -- queries --------------------------------------------------------------------------
-    def correct(self, query: str) -> str:
-        """The query with names the articles never use replaced by a close spelling that they do
-        ("Nakqu" -> "Naqu"). Only capitalised words: a lowercase word that is not in the articles
-        is more often absent ("tourists") or inflected ("hoped") than misspelled."""
+    def correct(self, query: str, common: Container[str] = frozenset()) -> str:
+        """The query with names the articles never use replaced by the spelling they do use:
+        written without its accents ("Herve" -> "Hervé"), in the singular or plural where they
+        use the other ("Bronco's" -> "Broncos's": the constraints step compares names as
+        written), or misspelled ("Nakqu" -> "Naqu"). Only capitalised words: a lowercase word
+        that is not in the articles is more often absent ("tourists") or inflected ("hoped") than
+        misspelled. A word in `common`, the ordinary words of the language, is no misspelling of a
+        rarer one and stays ("Relegation" is not "Relation", "Sept" not "Swept")."""
+
         def fix(m: re.Match) -> str:
             word = m.group()
             lower = word.lower()
-            if not word[0].isupper() or lower in STOPWORDS or lower in self._vocabulary[lower[0]]:
+            if not word[0].isupper() or lower in STOPWORDS or lower in self._words:
                 return word
-            close = difflib.get_close_matches(lower, self._vocabulary[lower[0]], n=1, cutoff=0.8)
-            return close[0].capitalize() if close else word
+            bare = unaccented(lower)
+            known = self._vocabulary[bare[0]]
+            number = (bare + "s", bare + "es", bare.removesuffix("s"), bare.removesuffix("es"))
+            found = next((w for w in (bare, *number) if w in known), None)
+            if found is None and lower not in common:
+                found = next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.8)), None)
+            return known[found].capitalize() if found else word
 
         return _WORDS.sub(fix, query)
 

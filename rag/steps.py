@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from rag.constraints import asked, described, unmet
 from rag.context import tokens
+from rag.embed import common_words
 from rag.generate import ExtractiveGenerator, GeneratorError
 from rag.reader import Reading, probability
 from rag.settings import Settings
@@ -77,9 +78,9 @@ Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]
 
 def condense(engine: Engine, turn: Turn) -> Turn:
     """A follow-up rewritten to stand alone, then its misspelled names corrected from the
-    articles' vocabulary ("Nakqu" -> "Naqu")."""
+    articles' vocabulary ("Nakqu" -> "Naqu"; an ordinary English word is left as it is)."""
     searched = engine.condense(turn.question, turn.pairs, turn.settings) if turn.pairs else turn.question
-    turn.searched = engine.keywords().correct(searched)
+    turn.searched = engine.keywords().correct(searched, common_words())
     return turn
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 
 # Abbreviations that a name, number or reference always follows, so their full stop ends no
@@ -193,6 +194,11 @@ def name_words(text: str) -> frozenset[str]:
 
 def content_words(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and not w.isdigit()}
+
+
+def unaccented(word: str) -> str:
+    """ "hervé" -> "herve": the letters without their accents, as a name is often typed."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def normalise(text: str) -> str:

@@ -130,6 +130,42 @@ def test_misspelled_names_are_corrected_from_the_articles_vocabulary(tmp_path):
         assert index.correct("Did Zxqwv visit?") == "Did Zxqwv visit?"
 
 
+def test_spelling_correction_leaves_real_words_and_restores_accents(tmp_path):
+    """A correction that turns a word the user meant into another ("Relegation" -> "Relation")
+    makes a constraint the user never asked for: only misspellings and other forms of the
+    articles' own words move."""
+    from rag.retrieve import Bm25Index
+    from rag.types import Chunk
+
+    text = "Hervé Renard coached the Panthers; the relation with Gospić and the ferry company improved. Temujin or Temüjin."
+    chunks = [Chunk("c1", "d", 0, "Sport news", None, "/a", text, 0, len(text))]
+    index = Bm25Index.open(lambda: chunks, "g", tmp_path)
+    common = frozenset({"relegation", "panther"})
+    assert index.correct("Who coached Herve Renard?", common) == "Who coached Hervé Renard?"  # the articles' accents
+    assert index.correct("Where is Gospic?", common) == "Where is Gospić?"  # not cut to "Gospi"
+    assert index.correct("Who was Temüjin?", common) == "Who was Temüjin?"  # as the articles write it too
+    assert index.correct("Which Panther scored?", common) == "Which Panthers scored?"  # the articles' form of it
+    assert index.correct("Who faced Relegation?", common) == "Who faced Relegation?"  # a word of the language
+    assert index.correct("Who faced Relegation?") == "Who faced Relation?"  # what happens without the list
+    assert index.correct("Who ran the Fery company?", common) == "Who ran the Ferry company?"
+
+
+def test_a_keyword_index_saved_with_the_old_vocabulary_is_built_again(tmp_path):
+    import json
+
+    from rag.retrieve import Bm25Index
+    from rag.types import Chunk
+
+    text = "Hervé Renard coached the team."
+    chunks = [Chunk("c1", "d", 0, "Sport", None, "/a", text, 0, len(text))]
+    Bm25Index.open(lambda: chunks, "g", tmp_path)
+    (segment,) = (tmp_path / "segments").iterdir()
+    (segment / "words.json").write_text(json.dumps(["coached", "herv", "renard", "team"]))  # format 1
+    reads = []
+    index = Bm25Index.open(lambda: reads.append(1) or chunks, "g", tmp_path)
+    assert reads and index.correct("Who is Herve?") == "Who is Hervé?"
+
+
 def test_generation_runs_under_the_lock_in_a_worker_and_stops_when_the_reader_leaves():
     import threading
     import time
