@@ -44,7 +44,7 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (scikit-learn's) token pattern
 _WORDS = re.compile(r"[^\W\d_]{4,}")  # candidates for the spelling correction (any script's letters)
 WORDS_FORMAT = 2
 """The shape of a saved segment's `words.json`; a segment saved in another is built again. 2: words
-of any letters ("hervé", once cut to "herv"), kept as the articles write them."""
+of any letters in lower case, accents kept ("hervé", which 1 cut to "herv")."""
 _DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile)
 """What reading a missing, partly deleted or damaged saved index raises: it is then built again."""
 
