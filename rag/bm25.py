@@ -177,12 +177,16 @@ class Bm25Index:
         self._avgdl = float(lengths[alive].sum() / self._n) if self._n else 1.0
         self.chunks = {c.id: c for c, a in zip(self._rows, alive, strict=True) if a}
         self._positions = {(c.doc_id, c.index): c for c in self.chunks.values()}
-        # by the first letter of the word without accents: the unaccented word -> the articles' spelling
+        # by the first letter of the word without accents: the unaccented word -> the articles'
+        # spelling (of several, the first in sorted order); built on every load, so ASCII words,
+        # most of an English corpus, skip the Unicode decomposition
         self._vocabulary: dict[str, dict[str, str]] = defaultdict(dict)
         self._words = frozenset().union(*(seg.words for seg in self.segments))
-        for w in sorted(self._words):
-            bare = unaccented(w)
-            self._vocabulary[bare[0]].setdefault(bare, w)
+        for w in self._words:
+            bare = w if w.isascii() else unaccented(w)
+            known = self._vocabulary[bare[0]]
+            if bare not in known or w < known[bare]:
+                known[bare] = w
 
     # -- disk -----------------------------------------------------------------------------
     @classmethod
