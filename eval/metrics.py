@@ -15,14 +15,16 @@ Fact = str | list[str]
 
 def kept(answer) -> dict:
     """What every eval record keeps of an answer (rag.types.Answer) beside its score: its
-    citations, timings and signals, the step that refused and what it found unstated, the parts
-    left without an answer, and the model's drafts (for eval.replay)."""
+    citations, timings and signals, the step that refused, what it found unstated and the
+    passages' spelling of it, the parts left without an answer, and the model's drafts (for
+    eval.replay)."""
     return {
         "citations": [{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in answer.citations],
         "timings": dict(answer.timings),
         "signals": dict(answer.signals),
         "refused_by": answer.refused_by,
         "unstated": answer.unstated,
+        "respelled": answer.respelled,
         "unanswered": answer.unanswered,
         "draft": answer.draft,
         "part_drafts": answer.part_drafts,

@@ -43,6 +43,8 @@ class Record:
     refused_by: str = ""
     unstated: tuple[str, ...] = ()
     """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
+    respelled: tuple[tuple[str, str], ...] = ()
+    """Unstated names with the passages' spelling of them (rag.types.Answer.respelled)."""
     unanswered: tuple[str, ...] = ()
     """The parts of a compound question left without an answer (rag.types.Answer.unanswered)."""
     draft: str = ""

@@ -55,6 +55,8 @@ class Result:
     refused_by: str = ""
     unstated: tuple[str, ...] = ()
     """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
+    respelled: tuple[tuple[str, str], ...] = ()
+    """Unstated names with the passages' spelling of them (rag.types.Answer.respelled)."""
     unanswered: tuple[str, ...] = ()
     """The parts of a compound question left without an answer (rag.types.Answer.unanswered)."""
     signals: dict = field(default_factory=dict)
@@ -107,6 +109,7 @@ def score(q: Question, a) -> Result:
     elif a.refused:
         detail = f", answerability {a.signals['answerable']:.2f}" if a.refused_by == "answerability" else ""
         detail += f", unstated: {', '.join(a.unstated)}" if a.unstated else ""
+        detail += "".join(f" (the passages write {near!r})" for _, near in a.respelled)
         why = f"refused an answerable question (by {a.refused_by or 'the engine'}{detail})"
     else:
         missing = [f for f in q.required_facts if not m.fact_present(a.text, f)]

@@ -19,6 +19,7 @@ titles), so no list of places, people or organisations is needed. All functions 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -218,6 +219,39 @@ def described(constraint: Constraint) -> str:
     if constraint.kind == "name":
         return " ".join(without_possessive(w) for w in constraint.text.split())
     return constraint.text
+
+
+def spelling(constraint: Constraint, texts: Sequence[str], cutoff: float = 0.8) -> str:
+    """The passages' name closest in spelling to a name the question fixes and they do not
+    state ("Iain Gray" for "Lain Gray", "Definitive Edition" for "Definite Edition"), or "".
+    The spelling correction leaves a word of the language as typed, since it is more often
+    meant than misspelled; when the constraints step then refuses, this offers the articles'
+    spelling instead of guessing. Names of as many words, compared without case or possessive,
+    at `cutoff` (difflib's ratio, as the correction's); not a name that differs only in number
+    ("Oscars" is no respelling of "Oscar") or in an acronym ("ABC" is another name than "BBC")."""
+    if constraint.kind != "name":
+        return ""
+    wanted = [_fold(w) for w in constraint.text.split()]
+    acronyms = {i for i, w in enumerate(constraint.text.split()) if sum(c.isupper() for c in w) > 1}
+    best, score = "", cutoff
+    for text in texts:
+        for run in _name_runs(text):
+            for i in range(len(run) - len(wanted) + 1):
+                words = run[i : i + len(wanted)]
+                folded = [_fold(w) for w in words]
+                if all(_singular(a) == _singular(b) for a, b in zip(wanted, folded, strict=True)):
+                    continue
+                if any(wanted[j] != folded[j] for j in acronyms):
+                    continue
+                ratio = difflib.SequenceMatcher(None, " ".join(wanted), " ".join(folded)).ratio()
+                if ratio >= score:
+                    best, score = " ".join(without_possessive(w) for w in words), ratio
+    return best
+
+
+def _singular(word: str) -> str:
+    """A name's word without a plural ending, so "Oscar" and "Oscars" compare equal."""
+    return word.removesuffix("es") if word.endswith(("ses", "xes", "ches", "shes")) else word.removesuffix("s")
 
 
 def article_words(text: str) -> frozenset[str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from rag.constraints import asked, described, unmet
+from rag.constraints import asked, described, spelling, unmet
 from rag.context import tokens
 from rag.embed import common_words
 from rag.generate import ExtractiveGenerator, GeneratorError
@@ -56,6 +56,8 @@ class Turn:
     refused_by: str = ""
     unstated: tuple[str, ...] = ()
     """What the question fixes that no cited place states, when the constraints step refused."""
+    respelled: tuple[tuple[str, str], ...] = ()
+    """For unstated names, the passages' name spelled closest (rag.constraints.spelling)."""
     unanswered: list[str] = field(default_factory=list)
     """The parts of a compound question that `complete` asked alone and got no answer for."""
     readings: list[Reading] | None = None
@@ -70,7 +72,7 @@ class Turn:
         return Answer(self.question, checked.text, checked.citations, checked.refused, tuple(self.hits),
                       self.timings, self.searched, self.signals, self.refused_by if checked.refused else "",
                       self.draft, tuple(self.part_drafts), self.unstated if checked.refused else (),
-                      () if checked.refused else tuple(self.unanswered))
+                      () if checked.refused else tuple(self.unanswered), self.respelled if checked.refused else ())
 
 
 Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]
@@ -193,6 +195,8 @@ def constraints(engine: Engine, turn: Turn) -> Turn:
     if failed == "constraints":  # named to the reader (Answer.why_refused)
         missing = unmet(turn.searched, turn.checked.citations, turn.hits, engine.article_words, turn.checked.text)
         turn.unstated = tuple(described(k) for k in missing)
+        texts = [h.chunk.text for h in turn.hits]
+        turn.respelled = tuple((described(k), near) for k in missing if (near := spelling(k, texts)))
     if failed:
         turn.refuse(failed, (turn.checked.text,))
     return turn

@@ -150,6 +150,10 @@ class Answer:
     unanswered: tuple[str, ...] = ()
     """For an answer to a compound question: its parts that got no answer (rag.steps.complete
     asked each alone over the same passages), told to the reader by `not_answered`."""
+    respelled: tuple[tuple[str, str], ...] = ()
+    """For a refusal by "constraints": each unstated name with the passages' name spelled closest
+    to it (("Definite Edition", "Definitive Edition"): rag.constraints.spelling), offered to the
+    reader by `why_refused` as what they may have meant."""
 
     @property
     def why_refused(self) -> str:
@@ -157,7 +161,9 @@ class Answer:
         if self.refused_by == "constraints" and self.unstated:
             named = [f'"{text}"' for text in self.unstated]
             listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
-            return f"The passages the model answered from do not state {listed}, which the question asks about."
+            why = f"The passages the model answered from do not state {listed}, which the question asks about."
+            meant = [f'"{near}"' for _, near in self.respelled]
+            return f"{why} Did you mean {' or '.join(meant)}?" if meant else why
         return REFUSAL_REASONS.get(self.refused_by, "")
 
     @property

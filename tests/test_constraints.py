@@ -1,6 +1,6 @@
 """A question's constraints, checked where its answer is cited (rag.constraints): pure logic."""
 
-from rag.constraints import answer_type_ok, asked, described, question_constraints, stated, unmet
+from rag.constraints import answer_type_ok, asked, described, question_constraints, spelling, stated, unmet
 from rag.types import Chunk, Citation, Hit
 
 
@@ -178,3 +178,27 @@ def test_a_constraint_is_described_as_a_reader_writes_it_and_a_refusal_names_the
     assert 'state "2019", "Q1" or "Tesla", which' in three.why_refused
     # A refusal for the answer's type or a topicless quote names nothing: the step's general reason.
     assert Answer("q", "x", refused=True, refused_by="constraints").why_refused.startswith("The passages that answer")
+
+
+def test_an_unstated_name_is_offered_the_passages_spelling_of_it():
+    from rag.types import Answer
+
+    (edition,) = question_constraints("When was xenoblade chronicles Definite Edition released?")
+    passages = ["Xenoblade Chronicles: Definitive Edition was released on May 29, 2020.", "The Switch sold well."]
+    assert spelling(edition, passages) == "Definitive Edition"
+    (gray, lothian) = question_constraints("By how much did Lain Gray retain East Lothian?")
+    assert spelling(gray, ["Labour's Iain Gray held East Lothian."]) == "Iain Gray"
+    assert spelling(lothian, ["Labour's Iain Gray held East Lothian."]) == ""  # stated as asked
+    # Another number of the same name, another acronym, another name or a year is no respelling.
+    (oscar,) = [k for k in question_constraints("Who won the Oscar in 2020?") if k.kind == "name"]
+    assert spelling(oscar, ["She won two Oscars."]) == ""
+    (bbc,) = [k for k in question_constraints("Which station besides BBC Radio aired it?") if k.kind == "name"]
+    assert spelling(bbc, ["ABC Radio aired it."]) == ""
+    naqu = [k for k in question_constraints("How much did Zhejiang give Naqu in 2019?") if k.text != "Zhejiang"]
+    assert [spelling(k, ["Zhejiang gave Qinghai 848 million yuan in 2018."]) for k in naqu] == ["", ""]
+
+    refused = Answer("q", "x", refused=True, refused_by="constraints", unstated=("Definite Edition",),
+                     respelled=(("Definite Edition", "Definitive Edition"),))
+    assert refused.why_refused == (
+        'The passages the model answered from do not state "Definite Edition", which the question asks about. '
+        'Did you mean "Definitive Edition"?')

@@ -169,6 +169,24 @@ def test_a_constraints_refusal_names_what_the_passages_do_not_state(engine, tmp_
     assert a.why_refused == 'The passages the model answered from do not state "Naqu", which the question asks about.'
 
 
+def test_a_constraints_refusal_offers_the_articles_spelling_of_a_name_typed_as_a_word(engine, tmp_path):
+    """ "Ward" is a word of the language, so the spelling correction leaves "Ward Guosheng" as
+    typed; the articles write "Wang Guosheng". Replayed on the real store, the refusal names the
+    unstated name and offers the articles' spelling of it."""
+    from eval.replay import replaying
+
+    q = "Which delegation did Ward Guosheng lead to Zhejiang?"
+    draft = "A Party and government delegation of Qinghai Province [1]."
+    (tmp_path / "report.json").write_text(json.dumps({"results": [{"question": q, "draft": draft}]}))
+    with replaying(tmp_path):
+        a = engine.answer(q)
+    assert a.searched == q, "the correction must leave an ordinary word as typed"
+    assert "Wang Guosheng" in a.hits[0].chunk.text, "retrieval changed: the draft must cite a passage naming him"
+    assert a.refused and a.refused_by == "constraints" and a.unstated == ("Ward Guosheng",)
+    assert a.respelled == (("Ward Guosheng", "Wang Guosheng"),)
+    assert a.why_refused.endswith('Did you mean "Wang Guosheng"?')
+
+
 def test_a_part_the_answer_left_out_is_asked_alone_and_added_once_checked(engine, tmp_path):
     """The `complete` step on the real articles, the model's drafts replayed: a compound question
     answered for Naqu alone gets the Qinghai leader from the part asked alone; a part's draft
