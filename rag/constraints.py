@@ -73,8 +73,9 @@ class Constraint:
 
 
 def _fold(word: str) -> str:
-    """A name's word as compared: lower case, no possessive, no dots ("U.S." and "US" meet)."""
-    return without_possessive(word).replace(".", "").replace("’", "'").lower()
+    """A name's word as compared: lower case, no dots ("U.S." and "US" meet), then no possessive
+    ("Tesla's", "Normans'", and "Rus'." at the end of a sentence)."""
+    return without_possessive(word.replace(".", "")).replace("’", "'").lower()
 
 
 def _parts(word: str) -> list[str]:

@@ -61,7 +61,7 @@ _NUMBER = re.compile(
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
 _ANY_CASE = re.compile(_CAPITALISED.pattern, re.IGNORECASE)
-_POSSESSIVE = re.compile(r"['’]s$")
+_POSSESSIVE = re.compile(r"['’]s$|(?<=[sS])['’]$")
 
 
 def line_spans(text: str):
@@ -167,7 +167,7 @@ def _months(text: str) -> list[int]:
 
 
 def without_possessive(word: str) -> str:
-    """ "Tesla's" -> "Tesla": the word as a name or a stem compares it."""
+    """ "Tesla's" -> "Tesla", "Normans'" -> "Normans": the word as a name or a stem compares it."""
     return _POSSESSIVE.sub("", word)
 
 

@@ -33,6 +33,18 @@ def test_names_are_matched_word_by_word_without_case_or_dots():
     assert not stated(name, "Emma Raducanu won the final.", "Wimbledon")
 
 
+def test_a_plural_possessive_is_the_name_it_ends():
+    """ "the Panthers' defense" names the Panthers, in the question and in the article, and a
+    possessive before a full stop is one too ("Kievan Rus'.")."""
+    (panthers,) = question_constraints("Who was the Panthers' tackle leader?")
+    assert panthers.value == ("panthers",) and described(panthers) == "Panthers"
+    assert stated(panthers, "Luke Kuechly led the Panthers in tackles.", "")
+    (broncos,) = question_constraints("Which linebacker led the Broncos in tackles?")
+    assert stated(broncos, "Von Miller led the Broncos' defense.", "")
+    rus = [k for k in question_constraints("When did the Mongols invade Kievan Rus'?") if k.text.startswith("Kievan")]
+    assert stated(rus[0], "They fought the princes of Kievan Rus'.", "")
+
+
 def _cited(quote: str, passage: str, title: str = "Results") -> tuple[list[Citation], list[Hit]]:
     chunk = Chunk("c1", "d", 0, title, None, "s.txt", passage, 0, len(passage))
     return [Citation(1, "d", title, None, "s.txt", "c1", quote, 0, len(quote))], [Hit(chunk, 1.0)]
