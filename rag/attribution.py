@@ -145,7 +145,7 @@ def _owned_span(person: str, weight: dict[str, float], units: list[Clause]) -> R
     runs: list[list[Clause]] = []
     for i, u in enumerate(units):
         if person in u.owners:
-            if runs and runs[-1][-1] is units[i - 1]:
+            if runs and runs[-1][-1] is units[i - 1] and units[i - 1].passage == u.passage:  # a run ends with its passage
                 runs[-1].append(u)
             else:
                 runs.append([u])

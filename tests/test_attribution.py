@@ -123,3 +123,15 @@ def test_a_count_from_another_story_is_refused_not_reattributed():
     q = "How many people were in Omar Haddad's delegation?"
     assert attribution.check_count("3 people.", q, [text]) is False
     assert attribution.check_count("3 people.", "How many people live in Porto?", [text]).start == text.index("Porto has")
+
+
+def test_a_persons_span_stays_within_one_passage():
+    """The last clause of one passage and the first of the next are not one run: the span
+    offered is the passage's own text, never an end taken from another passage."""
+    passages = [
+        "Lea Marsh, Governor of the Region, opened the fair. Omar Haddad, Deputy Minister of Energy, arrived.",
+        "Omar Haddad, Deputy Minister of Energy, led a trade delegation to Porto.",
+    ]
+    verdict = attribution.check("Lea Marsh led the trade delegation.", "Who led the trade delegation?", passages)
+    assert verdict.start < verdict.end
+    assert span(verdict, passages) == passages[1]
