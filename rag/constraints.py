@@ -226,10 +226,11 @@ def spelling(constraint: Constraint, texts: Sequence[str], cutoff: float = 0.8) 
     """The passages' name closest in spelling to a name the question fixes and they do not
     state ("Iain Gray" for "Lain Gray", "Definitive Edition" for "Definite Edition"), or "".
     The spelling correction leaves a word of the language as typed, since it is more often
-    meant than misspelled; when the constraints step then refuses, this offers the articles'
-    spelling instead of guessing. Names of as many words, compared without case or possessive,
-    at `cutoff` (difflib's ratio, as the correction's); not a name that differs only in number
-    ("Oscars" is no respelling of "Oscar") or in an acronym ("ABC" is another name than "BBC")."""
+    meant than misspelled, and keeps a name's first letter; when the constraints step then
+    refuses, this offers the articles' spelling instead of guessing. Names of as many words,
+    compared without case or possessive, at `cutoff` (difflib's ratio, as the correction's);
+    not a name that differs only in number ("Oscars" is no respelling of "Oscar") or in an
+    acronym ("ABC" is another name than "BBC")."""
     if constraint.kind != "name":
         return ""
     wanted = [_fold(w) for w in constraint.text.split()]
