@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embed import embedding_text
-from rag.text import STOPWORDS, stemmer, unaccented
+from rag.text import STOPWORDS, number_forms, stemmer, unaccented
 from rag.types import Chunk
 
 K1, B = 1.5, 0.75  # bm25s's defaults, which this index replaced
@@ -275,8 +275,7 @@ class Bm25Index:
                 return word
             bare = unaccented(lower)
             known = self._vocabulary[bare[0]]
-            number = (bare + "s", bare + "es", bare.removesuffix("s"), bare.removesuffix("es"))
-            found = next((w for w in (bare, *number) if w in known), None)
+            found = next((w for w in (bare, *number_forms(bare)) if w in known), None)
             if found is None and lower not in common:
                 found = next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.8)), None)
             return known[found].capitalize() if found else word

@@ -31,6 +31,7 @@ from rag.text import (
     STOPWORDS,
     has_month,
     months,
+    number_forms,
     number_values,
     split_question,
     split_sentences,
@@ -233,15 +234,16 @@ def spelling(constraint: Constraint, texts: Sequence[str], cutoff: float = 0.8) 
     acronym ("ABC" is another name than "BBC")."""
     if constraint.kind != "name":
         return ""
-    wanted = [_fold(w) for w in constraint.text.split()]
-    acronyms = {i for i, w in enumerate(constraint.text.split()) if sum(c.isupper() for c in w) > 1}
+    typed = constraint.text.split()
+    wanted = [_fold(w) for w in typed]
+    acronyms = {i for i, w in enumerate(typed) if sum(c.isupper() for c in w) > 1}
     best, score = "", cutoff
     for text in texts:
         for run in _name_runs(text):
             for i in range(len(run) - len(wanted) + 1):
                 words = run[i : i + len(wanted)]
                 folded = [_fold(w) for w in words]
-                if all(_singular(a) == _singular(b) for a, b in zip(wanted, folded, strict=True)):
+                if all(b == a or b in number_forms(a) for a, b in zip(wanted, folded, strict=True)):
                     continue
                 if any(wanted[j] != folded[j] for j in acronyms):
                     continue
@@ -249,11 +251,6 @@ def spelling(constraint: Constraint, texts: Sequence[str], cutoff: float = 0.8) 
                 if ratio >= score:
                     best, score = " ".join(without_possessive(w) for w in words), ratio
     return best
-
-
-def _singular(word: str) -> str:
-    """A name's word without a plural ending, so "Oscar" and "Oscars" compare equal."""
-    return word.removesuffix("es") if word.endswith(("ses", "xes", "ches", "shes")) else word.removesuffix("s")
 
 
 def article_words(text: str) -> frozenset[str]:

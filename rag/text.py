@@ -166,6 +166,13 @@ def _months(text: str) -> list[int]:
     return [MONTHS[w] for w in _WORD.findall(text.lower()) if w in MONTHS and w != "may"]
 
 
+def number_forms(word: str) -> tuple[str, ...]:
+    """The word with a plural ending added or taken off ("bronco" -> "broncos", "broncoes";
+    "oscars" -> "oscar"): what a name may be written as in the other number, as far as its
+    spelling tells (the spelling correction and its suggestions treat these as one name)."""
+    return (word + "s", word + "es", word.removesuffix("s"), word.removesuffix("es"))
+
+
 def without_possessive(word: str) -> str:
     """ "Tesla's" -> "Tesla", "Normans'" -> "Normans": the word as a name or a stem compares it."""
     return _POSSESSIVE.sub("", word)
