@@ -156,8 +156,10 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
     current: list[str] = []
     found = list(_TOKEN.finditer(text))
     tokens = [m.group().rstrip(".") for m in found]
+    # A sentence's end ends a name, though its full stop stays on the word ("United States. WWII").
+    starts = {s for s, _ in split_sentences(text)}
     for i, word in enumerate(tokens):
-        if current and text[found[i - 1].end() : found[i].start()].strip():
+        if current and (text[found[i - 1].end() : found[i].start()].strip() or found[i].start() in starts):
             runs.append(current)  # punctuation between two words ends a name: "BPE (Byte Pair Encoding)"
             current = []
         bare = _fold(word)

@@ -214,3 +214,12 @@ def test_an_unstated_name_is_offered_the_passages_spelling_of_it():
     assert refused.why_refused == (
         'The passages the model answered from do not state "Definite Edition", which the question asks about. '
         'Did you mean "Definitive Edition"?')
+
+
+def test_a_sentence_end_ends_a_name_though_its_full_stop_stays_on_the_word():
+    tw = question_constraints("What did TW ask for?")[-1]
+    assert stated(tw, "Then Trans World asked for more.", "")
+    assert not stated(tw, "Then it moved to Texas. War followed.", "")
+    # An initial or an abbreviation inside a name is no sentence end.
+    assert kinds("Did Austria B. Wiesberger play the U.S. Open?") == [
+        ("name", "Austria B Wiesberger"), ("name", "U.S Open")]
