@@ -29,6 +29,7 @@ from rag.attribution import answered_part
 from rag.text import (
     MONTHS,
     STOPWORDS,
+    ends_sentence,
     has_month,
     months,
     number_forms,
@@ -156,11 +157,9 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
     current: list[str] = []
     found = list(_TOKEN.finditer(text))
     tokens = [m.group().rstrip(".") for m in found]
-    # A sentence's end ends a name, though its full stop stays on the word ("United States. WWII").
-    starts = {s for s, _ in split_sentences(text)}
     for i, word in enumerate(tokens):
-        if current and (text[found[i - 1].end() : found[i].start()].strip() or found[i].start() in starts):
-            runs.append(current)  # punctuation between two words ends a name: "BPE (Byte Pair Encoding)"
+        if current and _apart(text, found[i - 1], found[i]):
+            runs.append(current)
             current = []
         bare = _fold(word)
         capital = word[:1].isupper() or (len(word) > 1 and word[1:2].isupper())  # iPhone
@@ -180,6 +179,19 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
     if current:
         runs.append(current)
     return runs
+
+
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
+def _apart(text: str, before: re.Match, after: re.Match) -> bool:
+    """Two words that no name spans: punctuation between them ("BPE (Byte Pair Encoding)"), a
+    blank line, or the end of a sentence, whose full stop stays on the word ("United States.
+    WWII"; not "U.S. Open", "B. Wiesberger": rag.text.ends_sentence)."""
+    gap = text[before.end() : after.start()]
+    if gap.strip() or _BLANK_LINE.search(gap):
+        return True
+    return before.group().endswith(".") and ends_sentence(text, before.end() - 1)
 
 
 _BESIDE: dict[str, Callable[[str], set]] = {

@@ -72,6 +72,12 @@ def line_spans(text: str):
         pos += len(line) + 1
 
 
+def ends_sentence(text: str, i: int) -> bool:
+    """Whether the stop at text[i] ends a sentence by split_sentences' rule (not "U.S.", "B.",
+    "St."): the same answer for one place without splitting the whole text."""
+    return bool(_SENTENCE_END.match(text, i))
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in text; a blank line always ends a sentence."""
     spans = []
