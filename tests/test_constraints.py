@@ -220,6 +220,7 @@ def test_a_sentence_end_ends_a_name_though_its_full_stop_stays_on_the_word():
     tw = question_constraints("What did TW ask for?")[-1]
     assert stated(tw, "Then Trans World asked for more.", "")
     assert not stated(tw, "Then it moved to Texas. War followed.", "")
+    assert not stated(tw, "Moving to Texas\n\nWar followed.", "")  # a title above its text
     # An initial or an abbreviation inside a name is no sentence end.
     assert kinds("Did Austria B. Wiesberger play the U.S. Open?") == [
         ("name", "Austria B Wiesberger"), ("name", "U.S Open")]
