@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from rag.attribution import answered_part
 from rag.text import (
+    BLANK_LINE,
     MONTHS,
     STOPWORDS,
     ends_sentence,
@@ -181,15 +182,12 @@ def _name_runs(text: str, opening: bool = True) -> list[list[str]]:
     return runs
 
 
-_BLANK_LINE = re.compile(r"\n\s*\n")
-
-
 def _apart(text: str, before: re.Match, after: re.Match) -> bool:
     """Two words that no name spans: punctuation between them ("BPE (Byte Pair Encoding)"), a
     blank line, or the end of a sentence, whose full stop stays on the word ("United States.
     WWII"; not "U.S. Open", "B. Wiesberger": rag.text.ends_sentence)."""
     gap = text[before.end() : after.start()]
-    if gap.strip() or _BLANK_LINE.search(gap):
+    if gap.strip() or BLANK_LINE.search(gap):
         return True
     return before.group().endswith(".") and ends_sentence(text, before.end() - 1)
 

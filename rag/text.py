@@ -78,10 +78,15 @@ def ends_sentence(text: str, i: int) -> bool:
     return bool(_SENTENCE_END.match(text, i))
 
 
+BLANK_LINE = re.compile(r"\n\s*\n")
+"""A blank line (spaces allowed on it): it always ends a sentence, and a name."""
+_PARAGRAPH = re.compile(rf"[^\n]+(?:(?!{BLANK_LINE.pattern})\n[^\n]+)*")
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in text; a blank line always ends a sentence."""
     spans = []
-    for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
+    for para in _PARAGRAPH.finditer(text):
         pos = para.start()
         for m in _SENTENCE_END.finditer(para.group()):
             end = para.start() + m.end()
