@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.text import normalise, number_values, split_sentences, strip_markers
@@ -13,11 +14,31 @@ from rag.verify import support
 Fact = str | list[str]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Kept:
+    """What every eval record keeps of an answer (rag.types.Answer) beside its score. One base for
+    `eval.run.Result` and `eval.public.Record`, so both record the same fields under one name."""
+
+    citations: list[dict] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    signals: dict = field(default_factory=dict)
+    """What the checks saw (rag.answerable, the model's counts), so a threshold can be replayed offline."""
+    refused_by: str = ""
+    """The step that refused."""
+    unstated: tuple[str, ...] = ()
+    """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
+    respelled: tuple[tuple[str, str], ...] = ()
+    """Unstated names with the passages' spelling of them (rag.types.Answer.respelled)."""
+    unanswered: tuple[str, ...] = ()
+    """The parts of a compound question left without an answer (rag.types.Answer.unanswered)."""
+    draft: str = ""
+    """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
+    part_drafts: tuple[str, ...] = ()
+    """Its texts for parts asked alone (rag.types.Answer.part_drafts), for eval.replay."""
+
+
 def kept(answer) -> dict:
-    """What every eval record keeps of an answer (rag.types.Answer) beside its score: its
-    citations, timings and signals, the step that refused, what it found unstated and the
-    passages' spelling of it, the parts left without an answer, and the model's drafts (for
-    eval.replay)."""
+    """An answer's `Kept` fields, to pass to a record's constructor."""
     return {
         "citations": [{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in answer.citations],
         "timings": dict(answer.timings),

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eval import corpora
-from eval.metrics import kept, llm_speed, percentile, refusals_by_step
+from eval.metrics import Kept, kept, llm_speed, percentile, refusals_by_step
 from ingest.index import ingest_into
 from rag.steps import checks_s
 from rag.text import strip_markers
@@ -24,7 +24,7 @@ PUBLIC_SETS = ("squad-answerable", "squad-unanswerable", "papers", "news-noise")
 
 
 @dataclass(frozen=True)
-class Record:
+class Record(Kept):
     id: str
     question: str
     answerable: bool
@@ -35,22 +35,8 @@ class Record:
     reference: str = ""
     similarity: float | None = None
     """Papers: cosine similarity of the answer to the reference answer (the automatic proxy)."""
-    citations: list[dict] = field(default_factory=list)
     retrieved: list[str] = field(default_factory=list)
     gold_retrieved: bool | None = None
-    timings: dict = field(default_factory=dict)
-    signals: dict = field(default_factory=dict)
-    refused_by: str = ""
-    unstated: tuple[str, ...] = ()
-    """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
-    respelled: tuple[tuple[str, str], ...] = ()
-    """Unstated names with the passages' spelling of them (rag.types.Answer.respelled)."""
-    unanswered: tuple[str, ...] = ()
-    """The parts of a compound question left without an answer (rag.types.Answer.unanswered)."""
-    draft: str = ""
-    """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
-    part_drafts: tuple[str, ...] = ()
-    """Its texts for parts asked alone (rag.types.Answer.part_drafts), for eval.replay."""
 
 
 def corpus_engine(name: str, progress: bool = True, **overrides):

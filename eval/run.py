@@ -33,7 +33,7 @@ class Question:
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(m.Kept):
     id: str
     question: str
     category: str
@@ -43,7 +43,6 @@ class Result:
     correct: bool
     why: str
     searched: str
-    citations: list[dict] = field(default_factory=list)
     retrieved_docs: list[str] = field(default_factory=list)
     doc_hit: bool | None = None
     doc_rr: float | None = None
@@ -51,20 +50,6 @@ class Result:
     grounded: tuple[int, int] = (0, 0)
     precise_citations: tuple[int, int] = (0, 0)
     gold_doc_cited: bool | None = None
-    timings: dict = field(default_factory=dict)
-    refused_by: str = ""
-    unstated: tuple[str, ...] = ()
-    """What a constraints refusal found unstated (rag.types.Answer.unstated)."""
-    respelled: tuple[tuple[str, str], ...] = ()
-    """Unstated names with the passages' spelling of them (rag.types.Answer.respelled)."""
-    unanswered: tuple[str, ...] = ()
-    """The parts of a compound question left without an answer (rag.types.Answer.unanswered)."""
-    signals: dict = field(default_factory=dict)
-    """What the answerability decision saw (rag.answerable), so a threshold can be replayed offline."""
-    draft: str = ""
-    """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
-    part_drafts: tuple[str, ...] = ()
-    """Its texts for parts asked alone (rag.types.Answer.part_drafts), for eval.replay."""
 
 
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
