@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rag.text import normalise, number_values, split_sentences, strip_markers
@@ -38,17 +38,12 @@ class Kept:
 
 
 def kept(answer) -> dict:
-    """An answer's `Kept` fields, to pass to a record's constructor."""
-    return {
+    """An answer's `Kept` fields, to pass to a record's constructor: each read from the answer under
+    its own name, the citations as the eval shows them and copies of the timings and signals."""
+    return {f.name: getattr(answer, f.name) for f in fields(Kept)} | {
         "citations": [{"n": c.n, "source": Path(c.source).name, "quote": c.quote} for c in answer.citations],
         "timings": dict(answer.timings),
         "signals": dict(answer.signals),
-        "refused_by": answer.refused_by,
-        "unstated": answer.unstated,
-        "respelled": answer.respelled,
-        "unanswered": answer.unanswered,
-        "draft": answer.draft,
-        "part_drafts": answer.part_drafts,
     }
 
 
