@@ -38,6 +38,7 @@ CHECKS: dict[str, dict[str, str]] = {
     "constraints": {"RAG_CHECK_CONSTRAINTS": "false"},
     "answer type": {"RAG_CHECK_ANSWER_TYPE": "false"},
     "reader floor": {"RAG_MIN_READER": "0"},
+    "recheck": {"RAG_RECHECK_BELOW": "0"},
     "fallback": {"RAG_MIN_EXTRACTIVE": "0"},
 }
 """Each check after verification, by the settings that turn it off (rag/settings.py)."""

@@ -35,6 +35,8 @@ class Kept:
     """The model's text before the checks (rag.types.Answer.draft), for eval.replay."""
     part_drafts: tuple[str, ...] = ()
     """Its texts for parts asked alone (rag.types.Answer.part_drafts), for eval.replay."""
+    recheck_draft: str = ""
+    """Its text over the passages reversed (rag.types.Answer.recheck_draft), for eval.replay."""
 
 
 def kept(answer) -> dict:

@@ -1,7 +1,7 @@
 """The checks replayed on recorded drafts: `rag eval --replay RUN_DIR` runs a set as usual, every
 step of the answer path for real except generation, which gives back the text the model wrote
-for the same question in the recorded run (each record's `draft`, and its `part_drafts` for the
-parts of a compound question asked alone).
+for the same question in the recorded run (each record's `draft`, its `part_drafts` for the
+parts of a compound question asked alone, and its `recheck_draft` for the question asked again).
 
 Why: the bundled model's answer to a question depends on the question asked before it (llama.cpp
 reuses the prompt state it holds), so two real runs differ in a few answers whatever changed.
@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-Recording = tuple[str, str, tuple[str, ...] | None]
-"""(draft, searched, part drafts): part drafts are None in a recording made before they were kept."""
+Recording = tuple[str, str, tuple[str, ...] | None, str | None]
+"""(draft, searched, part drafts, re-asked draft): the last two are None in a recording made
+before they were kept."""
 
 
 def recorded(run: Path) -> dict[str, deque[Recording]]:
@@ -34,7 +35,8 @@ def recorded(run: Path) -> dict[str, deque[Recording]]:
             if "draft" not in r:
                 raise ValueError(f"{path}: records have no `draft` (recorded before drafts were kept): run the set again")
             parts = tuple(r["part_drafts"]) if "part_drafts" in r else None
-            out[r["question"].strip()].append((r["draft"], r.get("searched", ""), parts))  # as the engine strips it
+            again = r.get("recheck_draft")
+            out[r["question"].strip()].append((r["draft"], r.get("searched", ""), parts, again))  # as the engine strips it
     if not out:
         raise ValueError(f"{run}: no recorded answers found")
     return out
@@ -77,8 +79,15 @@ def replaying(run: Path) -> Iterator[None]:
             raise KeyError(f"{turn.question!r}: a part asked alone that the recording did not ask: {part!r}")
         return parts[len(turn.part_drafts)]
 
+    def again(engine, turn):
+        recording = taken[id(turn)][3]
+        if not recording:
+            raise KeyError(f"{turn.question!r}: the recording did not ask it again with the passages reversed: run the set again")
+        return recording
+
     condense.__name__, generate.__name__ = "condense", "generate"
-    replaced = {steps.condense: condense, steps.generate: generate, steps.complete: steps.completing(ask)}
+    replaced = {steps.condense: condense, steps.generate: generate, steps.complete: steps.completing(ask),
+                steps.recheck: steps.rechecking(again)}
     original = rag.engine.STEPS
     rag.engine.STEPS = tuple(replaced.get(step, step) for step in original)
     try:

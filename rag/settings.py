@@ -94,6 +94,7 @@ class Settings:
     check_answer_type: bool = _setting(True, "checks", "Refuse a when-answer without an absolute date, a who-answer without a new name.")
     min_reader: float = _setting(0.1, "checks", "Refuse when the reader (rag.reader) gives every cited passage a lower probability of stating the answer; 0: off.")
     read: bool = _setting(False, "checks", "Read the passages with the reader: its probability joins answerability, its span picks the fallback's sentence.")
+    recheck_below: float = _setting(0.3, "checks", "An answer whose cited passages the reader gives less than this is asked again with the passages in reverse order and refused unless the two agree; 0: off.")
     min_extractive: float = _setting(0.55, "checks", "When the model's answer fails verification, quote the best sentence instead if its answerability is at least this; 0: off.")
 
     max_file_mb: int = _setting(50, "ingest", "A larger file is skipped with the reason.")

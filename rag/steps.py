@@ -1,7 +1,7 @@
 """The answer path as named steps of one shape: each takes the question's `Turn` and returns it.
 
     condense -> retrieve -> rerank -> widen -> cut_off -> generate -> verify -> read
-             -> answerability -> constraints -> fallback -> complete
+             -> answerability -> constraints -> recheck -> fallback -> complete
 
 `Engine.stream` runs `STEPS` in order and times each one under its own name in
 `Answer.timings` (`retrieve_s`, ...); a step that sets `turn.stop` ends the path (the similarity
@@ -26,7 +26,7 @@ from rag.reader import Reading, probability
 from rag.settings import Settings
 from rag.text import CITED, REFUSAL, content_words, split_question, split_sentences
 from rag.types import Answer, Hit, Usage
-from rag.verify import Verified, refuses, verify
+from rag.verify import Verified, agrees, refuses, verify
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -52,6 +52,8 @@ class Turn:
     """The model's text as generated, before verification."""
     part_drafts: list[str] = field(default_factory=list)
     """The model's texts for the parts of a compound question asked alone (`complete`)."""
+    recheck_draft: str = ""
+    """The model's text for the same question over the passages reversed (`recheck`)."""
     checked: Verified | None = None
     refused_by: str = ""
     unstated: tuple[str, ...] = ()
@@ -72,7 +74,8 @@ class Turn:
         return Answer(self.question, checked.text, checked.citations, checked.refused, tuple(self.hits),
                       self.timings, self.searched, self.signals, self.refused_by if checked.refused else "",
                       self.draft, tuple(self.part_drafts), self.unstated if checked.refused else (),
-                      () if checked.refused else tuple(self.unanswered), self.respelled if checked.refused else ())
+                      () if checked.refused else tuple(self.unanswered), self.respelled if checked.refused else (),
+                      recheck_draft=self.recheck_draft)
 
 
 Step = Callable[["Engine", Turn], "Turn | Iterator[str]"]
@@ -173,7 +176,8 @@ def read(engine: Engine, turn: Turn) -> Turn:
 
 def reading(engine: Engine, question: str, hits: list[Hit], settings: Settings) -> list[Reading] | None:
     """The reader's readings of the passages for `question`, when a setting uses them."""
-    return engine.read(question, hits) if settings.read or settings.min_reader > 0 else None
+    wanted = settings.read or settings.min_reader > 0 or settings.recheck_below > 0
+    return engine.read(question, hits) if wanted else None
 
 
 def answerability(engine: Engine, turn: Turn) -> Turn:
@@ -200,6 +204,49 @@ def constraints(engine: Engine, turn: Turn) -> Turn:
     if failed:
         turn.refuse(failed, (turn.checked.text,))
     return turn
+
+
+Again = Callable[["Engine", Turn], str]
+"""Asks the model the turn's question once more over its passages in reverse order: the draft."""
+
+
+def ask_reversed(engine: Engine, turn: Turn) -> str:
+    generator = engine.generator(turn.settings)
+    usage = Usage()
+    hits = list(reversed(turn.hits))
+    draft = "".join(engine.exclusive(generator.stream(turn.searched, hits, turn.settings, usage=usage)))
+    count(turn, usage)
+    return draft
+
+
+def rechecking(again: Again) -> Step:
+    """The `recheck` step, asking the model again with `again` (eval.replay passes recorded drafts)."""
+
+    def recheck(engine: Engine, turn: Turn) -> Turn:
+        """An answer that passed every check but whose cited passages the reader doubts (below
+        `recheck_below`) is asked again with the same passages in reverse order, and refused
+        unless the two answers agree (rag.verify.agrees). Self-consistency: a fact the passages
+        state comes back from any order, while a near miss the model picked out of passages about
+        something else (a stage winner for the race's winner, another year's date) often changes
+        or becomes a refusal. Only doubted answers pay for the second generation, which reads the
+        passages again."""
+        s = turn.settings
+        doubted = turn.signals.get("reader", 1.0) < s.recheck_below
+        if turn.checked.refused or not doubted or len(turn.hits) < 2:
+            return turn
+        try:
+            turn.recheck_draft = again(engine, turn)
+        except GeneratorError:  # the backend went away after answering: the answer stands unchecked
+            turn.signals["recheck_not_asked"] = 1.0
+            return turn
+        if not agrees(turn.searched, turn.checked.text, turn.recheck_draft):
+            turn.refuse("consistency", (turn.checked.text,))
+        return turn
+
+    return recheck
+
+
+recheck = rechecking(ask_reversed)
 
 
 def fallback(engine: Engine, turn: Turn) -> Turn:
@@ -320,10 +367,10 @@ def joined(first: Verified, then: Verified) -> Verified:
 
 
 STEPS: tuple[Step, ...] = (
-    condense, retrieve, rerank, widen, cut_off, generate, verify_step, read, answerability, constraints, fallback,
-    complete,
+    condense, retrieve, rerank, widen, cut_off, generate, verify_step, read, answerability, constraints, recheck,
+    fallback, complete,
 )
-CHECKS = ("verify", "read", "answerability", "constraints", "fallback")
+CHECKS = ("verify", "read", "answerability", "constraints", "recheck", "fallback")
 """The steps after generation: what the checks cost (`checks_s`)."""
 
 

@@ -100,6 +100,7 @@ REFUSAL_REASONS = {
     "answerability": "The passages found do not look like they answer this exact question.",
     "constraints": "The passages that answer do not state everything the question fixes (its year, place, name or kind of answer).",
     "reader": "The reader is all but sure that the passages the answer cites do not state it.",
+    "consistency": "Asked again with the same passages in another order, the model did not give the same answer.",
 }
 """What a reader is told about a refusal, by the step that refused (`Answer.refused_by`)."""
 
@@ -137,7 +138,9 @@ class Answer:
     how-much question got no number), "answerability" (a verified answer whose evidence does
     not look like it answers this question), "constraints" (the cited evidence does not state
     a year, number or name the question fixes, or the answer is not of the asked type) or
-    "reader" (the reader gives every cited passage less than `min_reader`); "" for an answer."""
+    "reader" (the reader gives every cited passage less than `min_reader`) or "consistency" (an
+    answer the reader doubts, asked again with the passages reversed, came back different:
+    rag.steps.recheck); "" for an answer."""
     draft: str = ""
     """The model's text as generated, before verification: what the checks were given, so they
     can be replayed on it without the model (eval.replay)."""
@@ -154,6 +157,9 @@ class Answer:
     """For a refusal by "constraints": each unstated name with the passages' name spelled closest
     to it (("Definite Edition", "Definitive Edition"): rag.constraints.spelling), offered to the
     reader by `why_refused` as what they may have meant."""
+    recheck_draft: str = ""
+    """The model's text when the answer was asked again with its passages reversed
+    (rag.steps.recheck; "" when it was not); recorded for eval.replay like `draft`."""
 
     @property
     def why_refused(self) -> str:

@@ -28,6 +28,7 @@ from rag.text import (
     normalise,
     number_values,
     split_sentences,
+    strip_markers,
 )
 from rag.types import Citation, Hit
 
@@ -94,6 +95,29 @@ def verify(answer: str, hits: Sequence[Hit], question: str = "") -> Verified:
     if question and not checked.refused and not answers_question(question, checked.text):
         return Verified(REFUSAL, (), True, (checked.text,))
     return checked
+
+
+def facts(answer: str, question: str) -> set:
+    """What an answer gives that the question does not: its names (rag.text.names) and its
+    numbers as values. Pure."""
+    text = strip_markers(answer)
+    asked_names, asked_numbers = name_words(question), number_values(question, months=False)
+    given = {n for n in names(text) if n not in asked_names}
+    return given | {v for v in number_values(text, months=False) if v not in asked_numbers}
+
+
+def agrees(question: str, first: str, second: str, share: float = 0.5) -> bool:
+    """Whether a second answer to `question` gives the first's facts: at least `share` of the
+    facts (names and numbers: `facts`) of the one with fewer are among the other's. A refusal
+    agrees with nothing; answers without facts (an explanation) are not compared, since their
+    wording varies from one asking to the next (two right answers about a paper's method share
+    few words). Wording, order and citation numbers do not count, so "Cai Renlang, Deputy
+    Secretary of ..." and "The mayor of Naqu is Cai Renlang [3]" agree, and "Wout van Aert" and
+    "Mark Cavendish won ..." do not. Pure."""
+    if refuses(second):
+        return False
+    a, b = facts(first, question), facts(second, question)
+    return not a or not b or len(a & b) >= share * min(len(a), len(b))
 
 
 def refuses(answer: str) -> bool:

@@ -25,7 +25,9 @@ def test_the_ablation_shows_what_a_check_adds_on_the_same_draft(engine, settings
     recorded = tmp_path / "run" / "tiny"
     recorded.mkdir(parents=True)
     draft = f"Zhejiang has given Qinghai 848 million yuan [{n}]."
-    (recorded / "report.json").write_text(json.dumps({"results": [{"question": question, "draft": draft}]}))
+    # asked again with the passages reversed (`recheck`, on in every arrangement here), the same answer
+    record = {"question": question, "draft": draft, "recheck_draft": draft}
+    (recorded / "report.json").write_text(json.dumps({"results": [record]}))
     monkeypatch.setenv("RAG_STORE_DIR", str(settings.store_dir))
     monkeypatch.setenv("RAG_DATA_DIR", str(settings.data_dir))
 

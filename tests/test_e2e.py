@@ -158,3 +158,41 @@ def test_a_refusal_says_which_step_refused(engine):
     sure = engine.answer(question, min_reader=0.999)  # the real reader read the cited passage
     assert sure.refused and sure.refused_by == "reader" and 0.1 <= sure.signals["reader"] < 0.999
     assert engine.answer("What did the football World Cup final score turn out to be?").refused_by in {"retrieval", "model"}
+
+
+@pytest.mark.parametrize(("again", "stands"), [
+    ("The delegation to Naqu was led by Vice Governor Zhu Congjiu [{n}].", True),
+    ("Miao Weilun led the delegation to Naqu [{n}].", False),
+    ("The articles don't say.", False),
+])
+def test_a_doubted_answer_is_asked_again_with_its_passages_reversed(engine, again, stands):
+    """The recheck step on the real articles, reader and checks, with a stand-in model that
+    answers by the passages' order: the answer stands only when the second asking, over the same
+    passages reversed, gives the same facts. `recheck_below=1.0` makes the reader doubt every
+    answer; at 0 nothing is asked again."""
+    from conftest import generating
+
+    class ByOrder:
+        def __init__(self):
+            self.orders = []
+
+        def stream(self, question, hits, settings, part="", usage=None):
+            self.orders.append([h.chunk.id for h in hits])
+            n = next(i for i, h in enumerate(hits, 1) if "Zhu Congjiu" in h.chunk.text)
+            text = "Zhu Congjiu led the delegation to Naqu [{n}]." if len(self.orders) == 1 else again
+            yield text.format(n=n)
+
+    question = "Who led the Zhejiang delegation to Naqu?"
+    model = ByOrder()
+    with generating(engine, model):
+        a = engine.answer(question, recheck_below=1.0)
+    assert len(model.orders) == 2 and model.orders[1] == model.orders[0][::-1]
+    assert a.recheck_draft.startswith(again.split("[")[0].strip())
+    if stands:
+        assert not a.refused and "Zhu Congjiu" in a.text, a
+    else:
+        assert a.refused and a.refused_by == "consistency" and "another order" in a.why_refused, a
+    model = ByOrder()
+    with generating(engine, model):
+        once = engine.answer(question, recheck_below=0.0)
+    assert len(model.orders) == 1 and once.recheck_draft == "" and not once.refused

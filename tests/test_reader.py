@@ -123,7 +123,8 @@ def test_the_engine_reranks_candidates_and_reports_the_score(engine):
     assert 0.1 <= off.signals["reader"] <= 1.0
     lexical = {k: off.signals[k] for k in ("coverage", "quote_similarity")}
     assert off.signals["answerable"] == round(answerable(lexical), 4)  # not weighed in answerability
-    assert "reader" not in engine.answer(question, min_reader=0).signals  # no floor: not read at all
+    unread = engine.answer(question, min_reader=0, recheck_below=0).signals
+    assert "reader" not in unread  # no floor and no recheck: not read at all
     read = engine.answer(question, read=True)  # the reader's view of the cited passage, no reordering
     assert all(h.rerank_score is None for h in read.hits)
     assert 0.0 <= read.signals["reader"] <= 1.0 and read.signals["reader_agrees"] in (0.0, 1.0)

@@ -231,3 +231,22 @@ def test_every_sentence_of_the_answer_starts_with_a_capital_unless_its_first_wor
     show = hit("Critics loved the musical, and the iPhone app sold well.")
     assert verify("musical [1].", [show], question="What did critics love?").text == "Musical [1]."
     assert verify("iPhone app sold well [1].", [show]).text == "iPhone app sold well [1]."
+
+
+def test_two_answers_agree_on_their_facts_not_their_words():
+    """rag.verify.agrees, as the recheck step uses it: the names and numbers each answer gives
+    beyond the question's are compared; wording, order and citation markers are not."""
+    from rag.verify import agrees, facts
+
+    tour = "Who won the 2021 Tour de France?"
+    given = facts("Tadej Pogačar won the 2021 Tour de France [1].", tour)
+    assert "tadej" in given and not given & {"tour", "france", 2021.0}, given
+    assert agrees(tour, "Tadej Pogačar [2].", "Slovenia's Tadej Pogačar won the 2021 Tour de France [1].")
+    assert not agrees(tour, "Wout van Aert [1].", "Mark Cavendish won the 2021 Tour de France [1].")
+    assert not agrees(tour, "Wout van Aert [1].", REFUSAL), "a refusal agrees with nothing"
+    money = "How much aid has Zhejiang given Qinghai since 2010?"
+    assert agrees(money, "848 million yuan [1].", "Zhejiang gave 848,000,000 yuan since 2010 [3].")
+    assert not agrees("How many projects?", "221 projects [1].", "848 million yuan of projects [1].")
+    # an explanation names nothing to compare: two wordings of it are not held against each other
+    how = "How does PAL use the interpreter?"
+    assert agrees(how, "It offloads the solution step to the runtime [1].", "The runtime executes the program [2].")
