@@ -211,10 +211,15 @@ Again = Callable[["Engine", Turn], str]
 
 
 def ask_reversed(engine: Engine, turn: Turn) -> str:
+    return reply(engine, turn, list(reversed(turn.hits)))
+
+
+def reply(engine: Engine, turn: Turn, hits: list[Hit], part: str = "") -> str:
+    """The model's whole reply to the turn's question (or to its `part` alone) over `hits`, one
+    generation at a time, its model time counted with the answer's (`count`)."""
     generator = engine.generator(turn.settings)
     usage = Usage()
-    hits = list(reversed(turn.hits))
-    draft = "".join(engine.exclusive(generator.stream(turn.searched, hits, turn.settings, usage=usage)))
+    draft = "".join(engine.exclusive(generator.stream(turn.searched, hits, turn.settings, part, usage)))
     count(turn, usage)
     return draft
 
@@ -284,11 +289,7 @@ Ask = Callable[["Engine", Turn, str], str]
 
 
 def ask_model(engine: Engine, turn: Turn, part: str) -> str:
-    generator = engine.generator(turn.settings)
-    usage = Usage()
-    draft = "".join(engine.exclusive(generator.stream(turn.searched, turn.hits, turn.settings, part, usage)))
-    count(turn, usage)
-    return draft
+    return reply(engine, turn, turn.hits, part)
 
 
 def completing(ask: Ask) -> Step:

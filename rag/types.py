@@ -137,7 +137,7 @@ class Answer:
     said the passages do not say), "verification" (no claim was supported by its passages, or a
     how-much question got no number), "answerability" (a verified answer whose evidence does
     not look like it answers this question), "constraints" (the cited evidence does not state
-    a year, number or name the question fixes, or the answer is not of the asked type) or
+    a year, number or name the question fixes, or the answer is not of the asked type),
     "reader" (the reader gives every cited passage less than `min_reader`) or "consistency" (an
     answer the reader doubts, asked again with the passages reversed, came back different:
     rag.steps.recheck); "" for an answer."""
