@@ -31,10 +31,12 @@ class Generator(Protocol):
     name: str
 
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
+        fresh: bool = False,
     ) -> Iterator[str]:
         """The answer to `question` (or to its `part` alone: rag.prompt.answer_messages) from `hits`;
-        a backend that can count its tokens fills `usage` by the time the stream ends."""
+        a backend that can count its tokens fills `usage` by the time the stream ends. With `fresh`,
+        a backend that keeps the previous prompt's state reads this one from its fixed prefix on."""
         ...
 
     def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]: ...
@@ -50,7 +52,8 @@ def make_generator(settings: Settings) -> Generator:
 
 class _ChatGenerator:
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
+        fresh: bool = False,
     ) -> Iterator[str]:
         return self.chat(answer_messages(question, hits, part), settings, usage)
 
@@ -97,16 +100,18 @@ class LlamaCppGenerator(_ChatGenerator):
         return llm
 
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
+        fresh: bool = False,
     ) -> Iterator[str]:
-        """As any chat backend, with the prompt's fixed prefix restored first (rag.kvcache)."""
-        self.ready()  # inside the generator, so under the engine's model lock
+        """As any chat backend, with the prompt's fixed prefix restored first (rag.kvcache); llama.cpp
+        then reuses the part of the previous prompt that this one shares, unless `fresh`."""
+        self.ready(fresh)  # inside the generator, so under the engine's model lock
         yield from super().stream(question, hits, settings, part, usage)
 
-    def ready(self) -> None:
-        """Load the model and put the prompt's fixed prefix in its state."""
+    def ready(self, fresh: bool = False) -> None:
+        """Load the model and put the prompt's fixed prefix in its state (`fresh`: nothing after it)."""
         llm = self.llm
-        self._prefix.ready(llm)
+        self._prefix.ready(llm, fresh)
 
     def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]:
         """The reply streamed; llama.cpp's own counters, reset first, fill `usage` when it ends
@@ -297,7 +302,8 @@ class ExtractiveGenerator:
         self.most = most
 
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
+        fresh: bool = False,
     ) -> Iterator[str]:
         scored = []
         q_words, q_names = content_words(part or question), names(part or question)

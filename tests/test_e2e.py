@@ -112,7 +112,7 @@ def test_the_model_time_of_a_part_asked_alone_counts_in_the_answers(engine):
     from conftest import generating
 
     class OnePartAtATime:
-        def stream(self, question, hits, settings, part="", usage=None):
+        def stream(self, question, hits, settings, part="", usage=None, fresh=False):
             usage.read, usage.read_s, usage.decoded, usage.decode_s = 100, 2.0, 10, 0.5
             n = next(i for i, h in enumerate(hits, 1) if "848 million" in h.chunk.text)
             if part and "projects" in part:
@@ -176,7 +176,7 @@ def test_a_doubted_answer_is_asked_again_with_its_passages_reversed(engine, agai
         def __init__(self):
             self.orders = []
 
-        def stream(self, question, hits, settings, part="", usage=None):
+        def stream(self, question, hits, settings, part="", usage=None, fresh=False):
             self.orders.append([h.chunk.id for h in hits])
             n = next(i for i, h in enumerate(hits, 1) if "Zhu Congjiu" in h.chunk.text)
             text = "Zhu Congjiu led the delegation to Naqu [{n}]." if len(self.orders) == 1 else again

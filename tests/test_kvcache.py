@@ -63,3 +63,32 @@ def test_other_settings_get_their_own_file(tmp_path):
     b = PrefixCache(prefix_messages(), tmp_path, {"n_ctx": 2048})
     c = PrefixCache(prefix_messages()[:1], tmp_path, {"n_ctx": 4096})
     assert len({a.path, b.path, c.path}) == 3
+
+
+
+def test_a_fresh_prompt_is_read_from_the_prefix_whatever_was_asked_before(engine):
+    """llama.cpp reuses the part of the previous prompt that the next one shares, and its numbers
+    depend a little on how tokens were batched, so an answer could move with the question asked
+    before it. Asked `fresh` (as the recheck asks), a prompt reads everything after the prefix and
+    writes the same text after any other question."""
+    from rag.types import Usage
+
+    generator = engine.generator(engine.settings)
+    hits = engine.passages(engine.retrieve(QUESTION))[: engine.settings.k]
+    other = "Who led the Zhejiang delegation to Naqu?"
+    other_hits = engine.passages(engine.retrieve(other))[: engine.settings.k]
+
+    def ask(question, passages, fresh):
+        usage = Usage()
+        text = "".join(generator.stream(question, passages, engine.settings, usage=usage, fresh=fresh))
+        return text, usage.read
+
+    first, read = ask(QUESTION, hits, fresh=True)
+    assert read > 100 and "848 million" in first
+    reused, read_reused = ask(QUESTION, hits, fresh=False)  # the whole prompt is in the state
+    assert read_reused < 5
+    again, read_again = ask(QUESTION, hits, fresh=True)
+    ask(other, other_hits, fresh=False)
+    after_other, read_after_other = ask(QUESTION, hits, fresh=True)
+    assert read_again == read_after_other == read
+    assert again == after_other == first
