@@ -65,7 +65,6 @@ def test_other_settings_get_their_own_file(tmp_path):
     assert len({a.path, b.path, c.path}) == 3
 
 
-
 def test_a_fresh_prompt_is_read_from_the_prefix_whatever_was_asked_before(engine):
     """llama.cpp reuses the part of the previous prompt that the next one shares, and its numbers
     depend a little on how tokens were batched, so an answer could move with the question asked
