@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-from rag.kvcache import PrefixCache
+from rag.kvcache import AlignedReads, PrefixCache
 from rag.prompt import answer_messages, prefix_messages
 from rag.settings import Settings
 from rag.text import REFUSAL, content_words, names, normalise, split_sentences
@@ -96,7 +96,8 @@ class LlamaCppGenerator(_ChatGenerator):
             verbose=False,
         )
         identity = {"model": SHA256, "runtime": llama_cpp.__version__, "n_ctx": self._settings.n_ctx}
-        self._prefix = PrefixCache(prefix_messages(), path.parent, identity)
+        prefix = self._prefix = PrefixCache(prefix_messages(), path.parent, identity)
+        AlignedReads(llm, lambda: len(prefix.tokens) if prefix.tokens else None)
         return llm
 
     def stream(

@@ -29,6 +29,7 @@ import ctypes
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 KEEP = 4
@@ -119,3 +120,54 @@ class PrefixCache:
             pass  # a read-only model folder: the prefix is read again by the next process
         finally:
             tmp.unlink(missing_ok=True)
+
+
+GRID = 16
+"""Tokens past the prefix at which a prompt's batches are cut. Measured with the bundled model:
+a 300-token prompt read in batches cut every 16, 32, 64, 128 or 512 tokens gives the same
+logits to the bit as one batch; cut every 8, or with its last 1-15 tokens read apart (as
+llama-cpp-python does when the previous prompt shared all but those), they differ."""
+
+
+class AlignedReads:
+    """Makes llama.cpp's reading of a prompt depend on the prompt alone, not on what came before.
+
+    llama-cpp-python reuses the part of the previous prompt the next one shares and reads the
+    rest as one batch, so where the batch began moved with the question asked before, and
+    llama.cpp's numbers for a token move a little with how its batch is cut: the same prompt
+    could be answered "Tampa Bay, Florida [1]" or refused. Here the first read of each generation
+    keeps only the state before a `GRID` mark (one the previous prompt read past in full), reads
+    on to the last mark before the prompt's last token, then the rest as a batch of its own. The
+    cuts fall at the same places whatever was asked before, and the reuse of a shared start
+    (a follow-up's first passage) stays, less at most 15 tokens.
+
+    `start` gives where the marks are counted from (the prefix's length: rag.kvcache.PrefixCache),
+    or None while there is no prefix yet; before it, reads are left as llama-cpp-python makes them.
+    """
+
+    def __init__(self, llm, start: Callable[[], int | None], grid: int = GRID):
+        self.llm, self.start, self.grid = llm, start, grid
+        self._eval, self._generate = llm.eval, llm.generate
+        self._prompt = False  # the next read is a generation's prompt
+        self._held = 0  # state up to here was read in batches cut at marks
+        llm.eval, llm.generate = self.eval, self.generate
+
+    def generate(self, tokens, *args, **kwargs):
+        self._prompt = True
+        return self._generate(tokens, *args, **kwargs)
+
+    def eval(self, tokens) -> None:
+        llm, base = self.llm, self.start()
+        if not self._prompt or base is None or llm.n_tokens < base:
+            self._eval(tokens)
+            return
+        self._prompt = False
+        kept, end = min(llm.n_tokens, max(self._held, base)), llm.n_tokens + len(tokens)
+        begin = base + (kept - base) // self.grid * self.grid
+        last = base + (end - 1 - base) // self.grid * self.grid
+        ids = [*llm.input_ids[begin : llm.n_tokens].tolist(), *tokens]
+        llm.n_tokens = begin  # llama-cpp-python drops the cache past n_tokens on its next read
+        if last > begin:
+            self._eval(ids[: last - begin])
+        self._eval(ids[last - begin :])
+        self._held = last

@@ -91,3 +91,37 @@ def test_a_fresh_prompt_is_read_from_the_prefix_whatever_was_asked_before(engine
     after_other, read_after_other = ask(QUESTION, hits, fresh=True)
     assert read_again == read_after_other == read
     assert again == after_other == first
+
+
+def test_a_prompt_is_read_alike_whatever_was_asked_before(engine):
+    """llama.cpp's numbers for a token move a little with how its batch is cut, and llama-cpp-python
+    reuses what the previous prompt shares (rag.kvcache.AlignedReads). The model's scores for the
+    next token of one prompt are the same to the bit from the prefix alone, after the same prompt,
+    and after another question; after itself, it reads no more than its last GRID tokens again."""
+    import llama_cpp
+    import numpy as np
+
+    from rag.kvcache import GRID
+
+    generator = engine.generator(engine.settings)
+    llm = generator.llm
+    messages = answer_messages(QUESTION, engine.passages(engine.retrieve(QUESTION))[: engine.settings.k])
+    other = "Who led the Zhejiang delegation to Naqu?"
+    other_messages = answer_messages(other, engine.passages(engine.retrieve(other))[: engine.settings.k])
+
+    def scores(tokens: int = 1) -> tuple[np.ndarray, int]:
+        generator.ready()
+        llama_cpp.llama_perf_context_reset(llm.ctx)
+        llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=tokens, seed=0)
+        read = llama_cpp.llama_perf_context(llm.ctx).n_p_eval
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),)).copy(), read
+
+    llm.reset()  # the prefix is restored from its file, the prompt read after it
+    alone, read = scores()
+    assert read > 100
+    scores(tokens=3)  # the state now holds the prompt and two written tokens
+    after_itself, read_again = scores()
+    assert 0 < read_again <= GRID
+    llm.create_chat_completion(messages=other_messages, temperature=0.0, max_tokens=3, seed=0)
+    after_other, _ = scores()
+    assert np.array_equal(alone, after_itself) and np.array_equal(alone, after_other)

@@ -336,3 +336,55 @@ def test_only_the_last_used_saved_prompt_prefixes_are_kept(tmp_path):
         ["model.gguf"] + [f"prefix-{i}.{ext}" for i in (0, 3, 4, 5) for ext in ("kv", "sha256")]
     )
     assert prune(tmp_path) == []
+
+
+class _Reuses:
+    """llama-cpp-python's reuse of a shared prompt start, in small: `generate` keeps the state the
+    new prompt shares (all but one token when it shares all) and reads the rest; `eval` records
+    each batch as (first position, length)."""
+
+    def __init__(self, prefix: int):
+        import numpy as np
+
+        self.input_ids, self.n_tokens, self.batches = np.zeros(4096, dtype=int), prefix, []
+        self.input_ids[:prefix] = range(prefix)
+
+    def eval(self, tokens):
+        self.batches.append((self.n_tokens, len(tokens)))
+        self.input_ids[self.n_tokens : self.n_tokens + len(tokens)] = tokens
+        self.n_tokens += len(tokens)
+
+    def generate(self, tokens):
+        shared = 0
+        while shared < min(self.n_tokens, len(tokens) - 1) and self.input_ids[shared] == tokens[shared]:
+            shared += 1
+        self.n_tokens = shared
+        self.eval(tokens[shared:])
+        self.eval([7])  # one token written: read alone, as decoding does
+
+
+def test_a_prompt_is_cut_into_batches_at_the_same_places_whatever_came_before():
+    """rag.kvcache.AlignedReads: the batches a prompt is read in past the prefix start at its
+    16-token marks, and its last tokens are read from the last mark before its end, after itself,
+    after another prompt, or from the prefix alone; a shared start is still reused."""
+    from rag.kvcache import AlignedReads
+
+    prefix = 40
+    prompt = list(range(prefix + 100))
+    other = prompt[: prefix + 37] + [9] * 50  # shares its first 37 tokens past the prefix
+    llm = _Reuses(prefix)
+    AlignedReads(llm, lambda: prefix)
+
+    def read(tokens):
+        llm.batches = []
+        llm.generate(tokens)
+        return llm.batches[:-1]  # less the written token
+
+    alone = read(prompt)
+    assert alone == [(prefix, 96), (prefix + 96, 4)]
+    assert read(prompt) == [(prefix + 96, 4)]  # after itself: all but the last 4 kept
+    read(other)
+    assert read(prompt) == [(prefix + 32, 64), (prefix + 96, 4)]  # the shared 37 kept up to their mark
+    llm.n_tokens = prefix  # the prefix alone
+    assert read(prompt) == alone
+    assert read(prompt[: prefix + 3]) == [(prefix, 3)]
