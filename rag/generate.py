@@ -31,12 +31,10 @@ class Generator(Protocol):
     name: str
 
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
-        fresh: bool = False,
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
     ) -> Iterator[str]:
         """The answer to `question` (or to its `part` alone: rag.prompt.answer_messages) from `hits`;
-        a backend that can count its tokens fills `usage` by the time the stream ends. With `fresh`,
-        a backend that keeps the previous prompt's state reads this one from its fixed prefix on."""
+        a backend that can count its tokens fills `usage` by the time the stream ends."""
         ...
 
     def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]: ...
@@ -52,8 +50,7 @@ def make_generator(settings: Settings) -> Generator:
 
 class _ChatGenerator:
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
-        fresh: bool = False,
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
     ) -> Iterator[str]:
         return self.chat(answer_messages(question, hits, part), settings, usage)
 
@@ -101,18 +98,18 @@ class LlamaCppGenerator(_ChatGenerator):
         return llm
 
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
-        fresh: bool = False,
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
     ) -> Iterator[str]:
         """As any chat backend, with the prompt's fixed prefix restored first (rag.kvcache); llama.cpp
-        then reuses the part of the previous prompt that this one shares, unless `fresh`."""
-        self.ready(fresh)  # inside the generator, so under the engine's model lock
+        then reuses the part of the previous prompt that this one shares, read so that the answer
+        is the same as from the prefix alone (rag.kvcache.AlignedReads)."""
+        self.ready()  # inside the generator, so under the engine's model lock
         yield from super().stream(question, hits, settings, part, usage)
 
-    def ready(self, fresh: bool = False) -> None:
-        """Load the model and put the prompt's fixed prefix in its state (`fresh`: nothing after it)."""
-        llm = self.llm
-        self._prefix.ready(llm, fresh)
+    def ready(self) -> None:
+        """Load the model and put the prompt's fixed prefix in its state."""
+        llm = self.llm  # loading it makes the prefix cache
+        self._prefix.ready(llm)
 
     def chat(self, messages: list[dict], settings: Settings, usage: Usage | None = None) -> Iterator[str]:
         """The reply streamed; llama.cpp's own counters, reset first, fill `usage` when it ends
@@ -303,8 +300,7 @@ class ExtractiveGenerator:
         self.most = most
 
     def stream(
-        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None,
-        fresh: bool = False,
+        self, question: str, hits: Sequence[Hit], settings: Settings, part: str = "", usage: Usage | None = None
     ) -> Iterator[str]:
         scored = []
         q_words, q_names = content_words(part or question), names(part or question)

@@ -7,12 +7,11 @@ the model's state after the prefix is saved to a file beside the model and resto
 milliseconds.
 
 After the prefix, llama-cpp-python also reuses whatever part of the previous prompt the next
-one shares (the same first passage of a follow-up). llama.cpp's numbers for a token depend a
-little on how the tokens around it were batched, so that makes an answer depend on the question
-asked before it, now and then ("Tampa Bay, Florida [1]" or a refusal for the same prompt).
-`ready(fresh=True)` drops the state past the prefix, so the next prompt is read from it alone:
-the recheck (rag.steps) asks so. Every answer asked so would cost the reuse, which saves the
-starting articles' questions 0.9-2.1 s at p50 (docs/evaluation.md).
+one shares (the same first passage of a follow-up), which saves the starting articles' questions
+0.9-2.1 s at p50. llama.cpp's numbers for a token depend a little on how the tokens around it
+were batched, so that made an answer depend on the question asked before it, now and then
+("Tampa Bay, Florida [1]" or a refusal for the same prompt). `AlignedReads` cuts every prompt's
+batches at the same places whatever came before, keeping the reuse (docs/evaluation.md).
 
 A restored state is only ever used for the tokens it was made from: llama-cpp-python compares
 them with each new prompt and keeps the part they share, re-reading the rest. The file is
@@ -58,15 +57,12 @@ class PrefixCache:
         self.path = Path(folder) / f"prefix-{key[:20]}.kv"
         self.tokens: list[int] | None = None
 
-    def ready(self, llm, fresh: bool = False) -> None:
+    def ready(self, llm) -> None:
         """Make `llm` hold the prefix: nothing to do when it already does, else restore the
-        saved state, else read the prefix once and save it. With `fresh`, the state past the
-        prefix is dropped too, so the next prompt is read from the prefix whatever came before."""
+        saved state, else read the prefix once and save it."""
         held = self.tokens and llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], self.tokens) == len(self.tokens)
         if not held and not self._load(llm):
             self._build(llm)
-        if fresh:
-            llm.n_tokens = len(self.tokens)  # llama-cpp-python drops the cache past n_tokens on its next read
 
     def _load(self, llm) -> bool:
         import llama_cpp

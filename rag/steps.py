@@ -211,17 +211,16 @@ Again = Callable[["Engine", Turn], str]
 
 
 def ask_reversed(engine: Engine, turn: Turn) -> str:
-    """Read from the prompt's fixed prefix on (rag.kvcache), not after the first asking's state,
-    so whether the two agree depends on the two prompts alone."""
-    return reply(engine, turn, list(reversed(turn.hits)), fresh=True)
+    """The recheck's second asking: the turn's question over its passages in reverse order."""
+    return reply(engine, turn, list(reversed(turn.hits)))
 
 
-def reply(engine: Engine, turn: Turn, hits: list[Hit], part: str = "", fresh: bool = False) -> str:
+def reply(engine: Engine, turn: Turn, hits: list[Hit], part: str = "") -> str:
     """The model's whole reply to the turn's question (or to its `part` alone) over `hits`, one
     generation at a time, its model time counted with the answer's (`count`)."""
     generator = engine.generator(turn.settings)
     usage = Usage()
-    draft = "".join(engine.exclusive(generator.stream(turn.searched, hits, turn.settings, part, usage, fresh)))
+    draft = "".join(engine.exclusive(generator.stream(turn.searched, hits, turn.settings, part, usage)))
     count(turn, usage)
     return draft
 

@@ -112,7 +112,7 @@ def test_the_model_time_of_a_part_asked_alone_counts_in_the_answers(engine):
     from conftest import generating
 
     class OnePartAtATime:
-        def stream(self, question, hits, settings, part="", usage=None, fresh=False):
+        def stream(self, question, hits, settings, part="", usage=None):
             usage.read, usage.read_s, usage.decoded, usage.decode_s = 100, 2.0, 10, 0.5
             n = next(i for i, h in enumerate(hits, 1) if "848 million" in h.chunk.text)
             if part and "projects" in part:
@@ -168,17 +168,16 @@ def test_a_refusal_says_which_step_refused(engine):
 def test_a_doubted_answer_is_asked_again_with_its_passages_reversed(engine, again, stands):
     """The recheck step on the real articles, reader and checks, with a stand-in model that
     answers by the passages' order: the answer stands only when the second asking, over the same
-    passages reversed and read from the prompt prefix alone (`fresh`), gives the same facts.
+    passages reversed, gives the same facts.
     `recheck_below=1.0` makes the reader doubt every answer; at 0 nothing is asked again."""
     from conftest import generating
 
     class ByOrder:
         def __init__(self):
-            self.orders, self.fresh = [], []
+            self.orders = []
 
-        def stream(self, question, hits, settings, part="", usage=None, fresh=False):
+        def stream(self, question, hits, settings, part="", usage=None):
             self.orders.append([h.chunk.id for h in hits])
-            self.fresh.append(fresh)
             n = next(i for i, h in enumerate(hits, 1) if "Zhu Congjiu" in h.chunk.text)
             text = "Zhu Congjiu led the delegation to Naqu [{n}]." if len(self.orders) == 1 else again
             yield text.format(n=n)
@@ -188,7 +187,6 @@ def test_a_doubted_answer_is_asked_again_with_its_passages_reversed(engine, agai
     with generating(engine, model):
         a = engine.answer(question, recheck_below=1.0)
     assert len(model.orders) == 2 and model.orders[1] == model.orders[0][::-1]
-    assert model.fresh == [False, True]
     assert a.recheck_draft.startswith(again.split("[")[0].strip())
     if stands:
         assert not a.refused and "Zhu Congjiu" in a.text, a

@@ -142,11 +142,11 @@ def test_when_verification_drops_the_models_answer_the_reader_quotes_the_sentenc
     from rag.text import REFUSAL
 
     class Invents:
-        def stream(self, question, hits, settings, part="", usage=None, fresh=False):
+        def stream(self, question, hits, settings, part="", usage=None):
             yield "Zhejiang has given Qinghai 999 million yuan [1]."
 
     class Refuses:
-        def stream(self, question, hits, settings, part="", usage=None, fresh=False):
+        def stream(self, question, hits, settings, part="", usage=None):
             yield REFUSAL
 
     question = "How much aid money has Zhejiang given Qinghai since 2010?"
