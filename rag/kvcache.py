@@ -60,8 +60,9 @@ class PrefixCache:
     def ready(self, llm) -> None:
         """Make `llm` hold the prefix: nothing to do when it already does, else restore the
         saved state, else read the prefix once and save it."""
-        held = self.tokens and llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], self.tokens) == len(self.tokens)
-        if not held and not self._load(llm):
+        if self.tokens and llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], self.tokens) == len(self.tokens):
+            return
+        if not self._load(llm):
             self._build(llm)
 
     def _load(self, llm) -> bool:

@@ -168,8 +168,8 @@ def test_a_refusal_says_which_step_refused(engine):
 def test_a_doubted_answer_is_asked_again_with_its_passages_reversed(engine, again, stands):
     """The recheck step on the real articles, reader and checks, with a stand-in model that
     answers by the passages' order: the answer stands only when the second asking, over the same
-    passages reversed, gives the same facts.
-    `recheck_below=1.0` makes the reader doubt every answer; at 0 nothing is asked again."""
+    passages reversed, gives the same facts. `recheck_below=1.0` makes the reader doubt every
+    answer; at 0 nothing is asked again."""
     from conftest import generating
 
     class ByOrder:
