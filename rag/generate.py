@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
+from rag.drafts import PromptDrafts
 from rag.kvcache import AlignedReads, PrefixCache
 from rag.prompt import answer_messages, prefix_messages
 from rag.settings import Settings
@@ -62,6 +63,7 @@ class LlamaCppGenerator(_ChatGenerator):
         self._settings = settings
         self._llm = None
         self._prefix: PrefixCache | None = None
+        self._drafts: PromptDrafts | None = None
         self._loading = threading.Lock()
 
     @property
@@ -95,6 +97,7 @@ class LlamaCppGenerator(_ChatGenerator):
         identity = {"model": SHA256, "runtime": llama_cpp.__version__, "n_ctx": self._settings.n_ctx}
         prefix = self._prefix = PrefixCache(prefix_messages(), path.parent, identity)
         AlignedReads(llm, lambda: len(prefix.tokens) if prefix.tokens else None)
+        self._drafts = PromptDrafts(llm)
         return llm
 
     def stream(
@@ -117,6 +120,7 @@ class LlamaCppGenerator(_ChatGenerator):
         import llama_cpp
 
         llm = self.llm
+        self._drafts.k = settings.draft_tokens
         llama_cpp.llama_perf_context_reset(llm.ctx)
         stream = llm.create_chat_completion(
             messages=messages,
@@ -133,8 +137,9 @@ class LlamaCppGenerator(_ChatGenerator):
         finally:
             if usage is not None:
                 perf = llama_cpp.llama_perf_context(llm.ctx)
-                usage.read, usage.read_s = perf.n_p_eval, perf.t_p_eval_ms / 1000
-                usage.decoded, usage.decode_s = perf.n_eval, perf.t_eval_ms / 1000
+                drafts = self._drafts  # llama.cpp counts a draft batch as prompt: it is writing
+                usage.read, usage.read_s = perf.n_p_eval - drafts.batched, perf.t_p_eval_ms / 1000 - drafts.batched_s
+                usage.decoded, usage.decode_s = perf.n_eval + drafts.batched, perf.t_eval_ms / 1000 + drafts.batched_s
 
 
 class _Unchanged:

@@ -108,7 +108,8 @@ REFUSAL_REASONS = {
 @dataclass
 class Usage:
     """What the model did for one generation, as llama.cpp counts it: the prompt tokens it read
-    (a prefix restored from its saved state is not read) and the tokens it decoded, each with its
+    (a prefix restored from its saved state is not read) and the tokens it decoded (with drafts,
+    rag.drafts, every token read while writing, the drafts not taken included), each with its
     seconds. Filled by the backends that can tell (the bundled model), so that a run's latencies
     come with the speed the machine had during that run (`rag eval`: `llm_*` in the summary)."""
 

@@ -124,3 +124,44 @@ def test_a_prompt_is_read_alike_whatever_was_asked_before(engine):
     llm.create_chat_completion(messages=other_messages, temperature=0.0, max_tokens=3, seed=0)
     after_other, _ = scores()
     assert np.array_equal(alone, after_itself) and np.array_equal(alone, after_other)
+
+
+def test_drafts_from_the_prompt_leave_only_what_was_written(engine):
+    """rag.drafts with the real model (`RAG_DRAFT_TOKENS`): an answer that copies its passage is
+    written with drafts taken, the model's state then holds the prompt and the answer and no
+    draft it did not take, the counts put the drafts in writing, not in reading, and the next
+    prompt is read as from the prefix alone."""
+    import llama_cpp
+    import numpy as np
+
+    from rag.types import Usage
+
+    question = "On what date did Zhu Congjiu's delegation start investigating counterpart support work in Naqu?"
+    drafted = engine.settings.replace(draft_tokens=3)
+    generator = engine.generator(drafted)
+    llm = generator.llm
+    hits = engine.passages(engine.retrieve(question))[: engine.settings.k]
+    other_hits = engine.passages(engine.retrieve(QUESTION))[: engine.settings.k]
+
+    def next_scores(messages):
+        llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1, seed=0)
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),)).copy()
+
+    generator.llm.reset()
+    plain = Usage()
+    "".join(generator.stream(question, hits, engine.settings, usage=plain))
+    usage = Usage()
+    text = "".join(generator.stream(question, hits, drafted, usage=usage))
+    assert "March 30" in text
+    assert generator._drafts.batched > 0, "no draft was read"
+    assert usage.read <= plain.read and usage.decoded >= plain.decoded  # the drafts count as writing
+
+    state = llm.input_ids[: llm.n_tokens].tolist()
+    opening = llm.tokenize(b"<|im_start|>assistant\n", add_bos=False, special=True)
+    start = max(i for i in range(len(state)) if state[i : i + len(opening)] == opening) + len(opening)
+    held = llm.detokenize(state[start:], special=True).decode().removesuffix("<|im_end|>")
+    assert text.startswith(held) and len(held) >= len(text) - 12  # the answer, less its last token at most
+
+    after = next_scores(answer_messages(QUESTION, other_hits))
+    generator.ready()  # the prefix alone
+    assert np.array_equal(after, next_scores(answer_messages(QUESTION, other_hits)))

@@ -388,3 +388,18 @@ def test_a_prompt_is_cut_into_batches_at_the_same_places_whatever_came_before():
     llm.n_tokens = prefix  # the prefix alone
     assert read(prompt) == alone
     assert read(prompt[: prefix + 3]) == [(prefix, 3)]
+
+
+def test_drafts_are_what_followed_the_latest_occurrence_of_the_last_tokens():
+    """rag.drafts.lookup: the tokens after the latest earlier occurrence of the last three tokens,
+    else of the last two; never of one alone, and never more than k."""
+    from rag.drafts import lookup
+
+    #         0  1  2  3  4  5  6  7  8  9 10 11 12
+    tokens = [5, 6, 7, 8, 9, 1, 6, 7, 2, 3, 4, 6, 7]
+    assert lookup(tokens, 2) == [2, 3]  # "6 7" last seen at 6-7, followed by 2, 3 (not 8, 9)
+    assert lookup(tokens, 10) == [2, 3, 4, 6, 7]
+    assert lookup([9, 1, 6, 20, 21, 0, 1, 6, 30, 31, 9, 1, 6], 2) == [20, 21]  # "9 1 6" beats a later "1 6"
+    assert lookup([1, 2, 3, 4, 1], 3) == []  # one shared token drafts nothing
+    assert lookup(tokens, 0) == []
+    assert lookup([6, 7], 3) == []
