@@ -63,6 +63,11 @@ class PromptDrafts:
             return self._generate(tokens, *args, **kwargs)
         return self._drafted(list(tokens), args, kwargs)
 
+    def _keep(self, n: int) -> None:
+        """The model's state cut back to its first `n` tokens."""
+        self.llm.n_tokens = n
+        self.llm._ctx.kv_cache_seq_rm(-1, n, -1)
+
     def _drafted(self, tokens: list[int], args, kwargs):
         import llama_cpp
         import numpy as np
@@ -95,19 +100,16 @@ class PromptDrafts:
                 if stop is not None:
                     scores = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, i), shape=(llm.n_vocab(),))
                     if stop(np.asarray(written, dtype=np.intc), scores):
-                        llm.n_tokens = past + i + 1
-                        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                        self._keep(past + i + 1)
                         return
                 written.append(token)
                 taken = i + 1 < len(batch) and token == batch[i + 1]  # its logits already read
                 if not taken:  # the drafts after it out of the state
-                    llm.n_tokens = past + i + 1
-                    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                    self._keep(past + i + 1)
                 try:
                     yield token
                 except GeneratorExit:  # the reader stopped (its end of text, its length): keep no draft
-                    llm.n_tokens = past + i + 1 + taken
-                    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                    self._keep(past + i + 1 + taken)
                     raise
                 if not taken:
                     break

@@ -10,6 +10,14 @@ pytestmark = pytest.mark.e2e
 QUESTION = "How much aid money has Zhejiang given Qinghai since 2010?"
 
 
+def _scores(llm):
+    """The model's scores for the next token after its last read, copied."""
+    import llama_cpp
+    import numpy as np
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),)).copy()
+
+
 def _answer(llm, messages) -> str:
     out = llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=40, seed=0)
     return out["choices"][0]["message"]["content"]
@@ -113,7 +121,7 @@ def test_a_prompt_is_read_alike_whatever_was_asked_before(engine):
         llama_cpp.llama_perf_context_reset(llm.ctx)
         llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=tokens, seed=0)
         read = llama_cpp.llama_perf_context(llm.ctx).n_p_eval
-        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),)).copy(), read
+        return _scores(llm), read
 
     llm.reset()  # the prefix is restored from its file, the prompt read after it
     alone, read = scores()
@@ -131,7 +139,6 @@ def test_drafts_from_the_prompt_leave_only_what_was_written(engine):
     written with drafts taken, the model's state then holds the prompt and the answer and no
     draft it did not take, the counts put the drafts in writing, not in reading, and the next
     prompt is read as from the prefix alone."""
-    import llama_cpp
     import numpy as np
 
     from rag.types import Usage
@@ -145,7 +152,7 @@ def test_drafts_from_the_prompt_leave_only_what_was_written(engine):
 
     def next_scores(messages):
         llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1, seed=0)
-        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),)).copy()
+        return _scores(llm)
 
     from rag.kvcache import GRID
 
