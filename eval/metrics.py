@@ -129,10 +129,13 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def llm_speed(answers: Sequence[tuple[dict, dict]]) -> dict:
     """The bundled model's own speed over a run, from each answer's (timings, signals): prompt
-    tokens read and tokens decoded over llama.cpp's seconds for them (rag.types.Usage), and the
-    prompt tokens read per answer (p50). The machine's raw speed, measured in the same run as the
-    latencies it explains; empty when nothing was counted (a replay, another backend)."""
-    counted = [(s["llm_read"], t["llm_read_s"], s["llm_decoded"], t["llm_decode_s"])
+    tokens read and tokens decoded one at a time over llama.cpp's seconds for them
+    (rag.types.Usage), and the prompt tokens read per answer (p50). The machine's raw speed,
+    measured in the same run as the latencies it explains: a batch of drafts (rag.drafts) is
+    writing but not a raw decode, so it is left out (records made before `llm_stepped` was kept
+    count every decoded token). Empty when nothing was counted (a replay, another backend)."""
+    counted = [(s["llm_read"], t["llm_read_s"], s.get("llm_stepped", s["llm_decoded"]),
+                t.get("llm_stepped_s", t["llm_decode_s"]))
                for t, s in answers if "llm_read" in s and "llm_read_s" in t]
     if not counted:
         return {}

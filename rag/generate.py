@@ -140,6 +140,7 @@ class LlamaCppGenerator(_ChatGenerator):
                 drafts = self._drafts  # llama.cpp counts a draft batch as prompt: it is writing
                 usage.read, usage.read_s = perf.n_p_eval - drafts.batched, perf.t_p_eval_ms / 1000 - drafts.batched_s
                 usage.decoded, usage.decode_s = perf.n_eval + drafts.batched, perf.t_eval_ms / 1000 + drafts.batched_s
+                usage.stepped, usage.stepped_s = perf.n_eval, perf.t_eval_ms / 1000
 
 
 class _Unchanged:

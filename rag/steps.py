@@ -144,13 +144,13 @@ def generate(engine: Engine, turn: Turn) -> Iterator[str]:
 
 
 def count(turn: Turn, usage: Usage) -> None:
-    """Add one generation's model time (rag.types.Usage) to the turn's: `llm_read`/`llm_decoded`
-    in its signals, their seconds in its timings, summed over the answer and the parts asked alone."""
+    """Add one generation's model time (rag.types.Usage) to the turn's: `llm_read`/`llm_decoded`/
+    `llm_stepped` in its signals, their seconds in its timings, summed over the answer and the parts asked alone."""
     if not (usage.read or usage.decoded):  # a backend that cannot tell
         return
-    for key, value in (("llm_read", usage.read), ("llm_decoded", usage.decoded)):
+    for key, value in (("llm_read", usage.read), ("llm_decoded", usage.decoded), ("llm_stepped", usage.stepped)):
         turn.signals[key] = turn.signals.get(key, 0.0) + float(value)
-    for key, value in (("llm_read_s", usage.read_s), ("llm_decode_s", usage.decode_s)):
+    for key, value in (("llm_read_s", usage.read_s), ("llm_decode_s", usage.decode_s), ("llm_stepped_s", usage.stepped_s)):
         turn.timings[key] = turn.timings.get(key, 0.0) + value
 
 

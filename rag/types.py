@@ -117,6 +117,10 @@ class Usage:
     read_s: float = 0.0
     decoded: int = 0
     decode_s: float = 0.0
+    stepped: int = 0
+    """Of the decoded tokens, those read one at a time (no draft beside them), and their seconds:
+    the machine's raw decode speed, which the drafts' batches would hide."""
+    stepped_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,9 @@ def test_the_models_speed_is_its_tokens_over_its_own_seconds_across_a_run():
     speed = m.llm_speed([*counted, refused_before_the_model])
     assert speed == {"llm_read_tokens_p50": 180.0, "llm_prompt_tokens_per_s": 60.0, "llm_decode_tokens_per_s": 20.0}
     assert m.llm_speed([refused_before_the_model]) == {}  # a replay or another backend counts nothing
+    drafted = ({"llm_read_s": 2.0, "llm_decode_s": 1.0, "llm_stepped_s": 0.5},
+               {"llm_read": 120.0, "llm_decoded": 40.0, "llm_stepped": 5.0})
+    assert m.llm_speed([drafted])["llm_decode_tokens_per_s"] == 10.0  # draft batches are not raw decoding
 
 
 def _answer(text, refused, source="/d/002_x.txt"):

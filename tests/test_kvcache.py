@@ -164,6 +164,7 @@ def test_drafts_from_the_prompt_leave_only_what_was_written(engine):
     assert generator._drafts.batched > 0, "no draft was read"
     assert 0 < usage.read <= GRID  # the prompt's last tokens only: the draft batches count as writing
     assert usage.decoded >= generator._drafts.batched
+    assert usage.stepped == usage.decoded - generator._drafts.batched  # the raw decodes: no draft batch
 
     state = llm.input_ids[: llm.n_tokens].tolist()
     opening = llm.tokenize(b"<|im_start|>assistant\n", add_bos=False, special=True)
