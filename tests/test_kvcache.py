@@ -157,7 +157,9 @@ def test_drafts_from_the_prompt_leave_only_what_was_written(engine):
     from rag.kvcache import GRID
 
     generator.llm.reset()
-    "".join(generator.stream(question, hits, engine.settings))
+    plain = Usage()
+    "".join(generator.stream(question, hits, engine.settings.replace(draft_tokens=0), usage=plain))
+    assert plain.stepped == plain.decoded > 0  # without drafts every token is decoded alone
     usage = Usage()
     text = "".join(generator.stream(question, hits, drafted, usage=usage))  # the same prompt again
     assert "March 30" in text
