@@ -23,12 +23,14 @@ def test_qinghai_aid_amount(engine):
     assert all(_quote_in_source(c) for c in a.citations)
     assert f"[{cited[0].n}]" in a.text
     # every step is timed under its own name, the checks after generation too, and the model's
-    # own reading and decoding as llama.cpp counted them (rag.types.Usage)
-    model = {"first_token_s", "total_s", "llm_read_s", "llm_decode_s"}
+    # own reading and decoding as llama.cpp counted them (rag.types.Usage), the tokens decoded
+    # one at a time (no draft batch) among them
+    model = {"first_token_s", "total_s", "llm_read_s", "llm_decode_s", "llm_stepped_s"}
     assert {f"{step.__name__}_s" for step in STEPS} | model == set(a.timings)
     assert 0 < checks_s(a.timings) < a.timings["total_s"]
     assert a.signals["llm_read"] >= 1 and a.signals["llm_decoded"] >= 1
     assert 0 < a.timings["llm_read_s"] + a.timings["llm_decode_s"] <= a.timings["generate_s"]
+    assert a.signals["llm_stepped"] <= a.signals["llm_decoded"] and a.timings["llm_stepped_s"] <= a.timings["llm_decode_s"]
 
 
 def test_naqu_delegation_leader_streams(engine):
